@@ -1,0 +1,24 @@
+# Helpers shared by every component's CMakeLists.
+
+# Project warnings, applied to our own targets only (never to the host's).
+function(netipc_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_17)
+  set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+                                             -Wno-missing-field-initializers)
+  endif()
+endfunction()
+
+# netipc_library(name DIR <dir> [LIBS ...]) : a static/shared library from
+# <dir>/src/*.cc with public headers in <dir>/include.
+function(netipc_library name)
+  cmake_parse_arguments(ARG "" "DIR" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
+  add_library(${name} ${ARG_SOURCES})
+  add_library(netipc::${name} ALIAS ${name})
+  netipc_target_defaults(${name})
+  target_include_directories(${name}
+    PUBLIC $<BUILD_INTERFACE:${ARG_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${ARG_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE ${ARG_PRIVATE_LIBS})
+endfunction()
