@@ -1,0 +1,79 @@
+// Unix SOCK_SEQPACKET endpoints: naming, the listener (run-directory safety
+// checks, owner-only socket, stale-socket recovery, peer credential check)
+// and the client connect. See shared/spec/netipc-posix-transports.md Part A.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netipc/result.h"
+#include "netipc/unique_fd.h"
+
+namespace netipc {
+
+// [A-Za-z0-9._-]+, not "." or "..".
+Status validate_service_name(std::string_view service);
+// "{run_dir}/{service}.sock"; kPathTooLong past 107 characters.
+Result<std::string> socket_path(std::string_view run_dir, std::string_view service);
+
+// Run directory rules: absolute, an existing directory and not a symlink,
+// owned by this euid or root, not group- or world-writable.
+Status check_run_dir(const std::string& run_dir);
+
+// The packet size this side offers: SO_SNDBUF - 32 (the kernel refuses a
+// SEQPACKET send larger than that), 65536 when SO_SNDBUF is unreadable.
+uint32_t auto_packet_size(int fd);
+
+struct ListenerOptions {
+  int backlog = 16;
+  // Peers whose uid is not listed are refused at accept. Empty = this
+  // process's euid and root.
+  std::vector<uid_t> allowed_uids;
+  // 0600 by default; 0660 lets a group in (the group is the creator's).
+  mode_t socket_mode = 0600;
+  // Skip check_run_dir (tests of the checks themselves, special setups).
+  bool skip_run_dir_check = false;
+};
+
+class UdsListener {
+ public:
+  // Validates, recovers a stale socket node (A.2), binds owner-only and
+  // listens. kAddrInUse when a live server owns the endpoint.
+  static Result<UdsListener> listen(const std::string& run_dir, const std::string& service,
+                                    const ListenerOptions& options = {});
+  UdsListener() = default;
+  UdsListener(UdsListener&&) noexcept = default;
+  UdsListener& operator=(UdsListener&& other) noexcept;
+  ~UdsListener();  // closes and unlinks the socket node if it is still ours
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+
+  // Non-blocking accept (the listener fd is non-blocking): kNotReady when no
+  // connection is pending; kPermission when the peer's uid is not allowed
+  // (that connection is already closed). The accepted fd is non-blocking
+  // and close-on-exec.
+  Result<UniqueFd> accept();
+
+ private:
+  void close_and_unlink();
+  UniqueFd fd_;
+  std::string path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::vector<uid_t> allowed_;
+};
+
+// Connects to {run_dir}/{service}.sock. Any connect failure is kNotFound
+// (with its errno); a full backlog is kNotReady. The fd is non-blocking and
+// close-on-exec: callers poll.
+Result<UniqueFd> uds_connect(const std::string& run_dir, const std::string& service);
+
+// SO_PEERCRED uid of a connected socket.
+Result<uid_t> peer_uid(int fd);
+
+}  // namespace netipc

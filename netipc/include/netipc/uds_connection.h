@@ -1,0 +1,103 @@
+// UdsConnection: logical NetIPC messages over one connected SEQPACKET
+// socket: chunking on send, validated reassembly on receive
+// (shared/spec/netipc-wire.md §4 and §7), in a blocking face (poll with a
+// monotonic deadline and an abort fd) and a non-blocking face for event
+// loops. Single owner: not thread-safe; one message is sent at a time and
+// all its packets go out back to back.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "netipc/bytes.h"
+#include "netipc/result.h"
+#include "netipc/unique_fd.h"
+#include "netipc/wire.h"
+
+namespace netipc {
+
+struct Limits {
+  uint32_t max_payload = wire::kMaxPayloadDefault;
+  uint32_t max_items = wire::kDefaultBatchItems;
+};
+
+// A received message. `payload` is valid until the next receive on the
+// same connection.
+struct Message {
+  wire::Header header;
+  ByteSpan payload;
+};
+
+class UdsConnection {
+ public:
+  UdsConnection() = default;
+  explicit UdsConnection(UniqueFd fd) : fd_(std::move(fd)) {}
+  UdsConnection(UdsConnection&&) noexcept = default;
+  UdsConnection& operator=(UdsConnection&&) noexcept = default;
+
+  // Session parameters from the handshake. `inbound` limits are checked on
+  // every received header before any allocation; `outbound` on every send.
+  void configure(uint32_t packet_size, Limits inbound, Limits outbound);
+  uint32_t packet_size() const { return packet_size_; }
+  const Limits& inbound() const { return inbound_; }
+  const Limits& outbound() const { return outbound_; }
+  int fd() const { return fd_.get(); }
+  UniqueFd release_fd() { return std::move(fd_); }
+
+  // ---- blocking face (the fd may be non-blocking; waits use poll) ----
+  // deadline_ns: CLOCK_MONOTONIC nanoseconds, 0 = no deadline.
+  // abort_fd: readable = abort (kAborted); -1 = none.
+  Status send(const wire::Header& header, ByteSpan payload, int64_t deadline_ns = 0,
+              int abort_fd = -1);
+  Result<Message> receive(int64_t deadline_ns = 0, int abort_fd = -1);
+
+  // ---- non-blocking face ----
+  // Starts a message; `payload` must stay valid until the send completes.
+  // kLimitExceeded (nothing queued) when it exceeds the outbound limits.
+  Status start_send(const wire::Header& header, ByteSpan payload);
+  // Sends packets until the socket would block. true = message fully sent.
+  Result<bool> continue_send();
+  bool send_pending() const { return tx_active_; }
+  // Reads packets until a message completes (returned) or the socket
+  // would block (kNotReady; call again when readable). Any other error
+  // breaks the session.
+  Result<Message> try_receive();
+  // The header of the last message whose first packet was read; on
+  // kLimitExceeded it names the offending request.
+  const wire::Header& last_header() const { return rx_header_; }
+
+ private:
+  enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
+  Result<bool> send_one_packet();
+  Result<Rx> read_first_packet();
+  Result<Rx> read_continuation();
+  Status wait(short events, int64_t deadline_ns, int abort_fd);
+
+  UniqueFd fd_;
+  uint32_t packet_size_ = wire::kPacketSizeFallback;
+  Limits inbound_;
+  Limits outbound_;
+
+  // Receive state.
+  uint8_t rx_hdr_[wire::kHeaderLen] = {};
+  uint8_t rx_chunk_hdr_[wire::kHeaderLen] = {};
+  wire::Header rx_header_;
+  Message rx_message_;
+  std::vector<uint8_t> rx_buf_;
+  bool rx_in_chunks_ = false;
+  uint32_t rx_offset_ = 0;
+  uint32_t rx_next_index_ = 0;
+  uint32_t rx_expected_count_ = 0;
+
+  // Send state.
+  uint8_t tx_hdr_[wire::kHeaderLen] = {};
+  uint8_t tx_chunk_hdr_[wire::kHeaderLen] = {};
+  ByteSpan tx_payload_;
+  uint64_t tx_message_id_ = 0;
+  uint32_t tx_offset_ = 0;
+  uint32_t tx_index_ = 0;
+  uint32_t tx_count_ = 0;
+  bool tx_active_ = false;
+};
+
+}  // namespace netipc
