@@ -1,0 +1,79 @@
+#include "cli_common.h"
+
+#include <uv.h>
+
+#include <cstdio>
+
+#include "netipc/wire.h"
+
+namespace netipc::cli {
+
+Result<uint64_t> parse_auth_token(const std::string& text) {
+  if (text.empty()) return uint64_t{0};
+  if (text.size() < 3 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X') ||
+      text.size() > 18) {
+    return make_error(Errc::kInvalidArgument, "--auth-token must be 0x followed by 1-16 hex digits");
+  }
+  uint64_t v = 0;
+  for (size_t i = 2; i < text.size(); ++i) {
+    const char c = text[i];
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return make_error(Errc::kInvalidArgument, "--auth-token must be 0x followed by 1-16 hex digits");
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+void transport_profiles(const std::string& transport, uint32_t* supported, uint32_t* preferred) {
+  if (transport == "shm") {
+    *supported = wire::kProfileUds | wire::kProfileShmHybrid;
+    *preferred = wire::kProfileShmHybrid;
+  } else {
+    *supported = wire::kProfileUds;
+    *preferred = 0;
+  }
+}
+
+int fail(const std::string& context, const Error& error) {
+  std::fprintf(stderr, "netipc-cli: %s: %s\n", context.c_str(), error.message().c_str());
+  return 1;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "netipc-cli: %s\n", message.c_str());
+  return 1;
+}
+
+void run_until_signal(uv_loop_t* loop, const std::function<void()>& on_signal) {
+  struct Ctx {
+    std::function<void()> fn;
+    uv_signal_t sigint{}, sigterm{};
+    bool fired = false;
+  } ctx;
+  ctx.fn = on_signal;
+  auto cb = [](uv_signal_t* h, int) {
+    auto* c = static_cast<Ctx*>(h->data);
+    if (c->fired) return;
+    c->fired = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->sigterm), nullptr);
+    c->fn();
+  };
+  uv_signal_init(loop, &ctx.sigint);
+  uv_signal_init(loop, &ctx.sigterm);
+  ctx.sigint.data = &ctx;
+  ctx.sigterm.data = &ctx;
+  uv_signal_start(&ctx.sigint, cb, SIGINT);
+  uv_signal_start(&ctx.sigterm, cb, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
+}  // namespace netipc::cli

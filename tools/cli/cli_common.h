@@ -1,0 +1,36 @@
+// Shared pieces of netipc-cli subcommands.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "netipc/result.h"
+
+typedef struct uv_loop_s uv_loop_t;
+
+namespace netipc::cli {
+
+// Options every endpoint subcommand takes.
+struct EndpointOptions {
+  std::string run_dir;
+  std::string service;
+  std::string auth_token_hex;  // "0x..." or empty
+  std::string transport = "uds";
+  int timeout_ms = 5000;
+};
+
+// Parses "0x" + 1..16 hex digits. Empty -> 0.
+Result<uint64_t> parse_auth_token(const std::string& text);
+// "uds" -> UDS only; "shm" -> UDS|SHM_HYBRID preferring SHM.
+void transport_profiles(const std::string& transport, uint32_t* supported, uint32_t* preferred);
+
+// Prints "netipc-cli: <context>: <error>" on stderr. Returns exit code 1.
+int fail(const std::string& context, const Error& error);
+int fail(const std::string& message);
+
+// Runs `loop` until SIGINT/SIGTERM, then calls on_signal (which must close
+// what keeps the loop alive) and runs the loop to completion.
+void run_until_signal(uv_loop_t* loop, const std::function<void()>& on_signal);
+
+}  // namespace netipc::cli

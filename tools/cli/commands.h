@@ -1,0 +1,13 @@
+// Registration of netipc-cli subcommands. Each adds its leaves under the
+// given parents and stores its exit status in *rc when it runs.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace netipc::cli {
+
+void add_increment_commands(CLI::App* serve, CLI::App* call, int* rc);
+
+}  // namespace netipc::cli
