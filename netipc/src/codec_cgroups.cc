@@ -119,10 +119,12 @@ Status CgroupsSnapshotBuilder::add(uint32_t hash, uint32_t options, uint32_t ena
   const uint64_t start = packed_start_ + align8(end_ - packed_start_);
   const uint64_t end = start + size;
   if (end > max_payload_) return make_error(Errc::kLimitExceeded, "cgroups snapshot bytes");
-  NETIPC_RETURN_IF_ERROR(ensure_size(end));
+  if (end > out_->size()) NETIPC_RETURN_IF_ERROR(ensure_size(end));
 
   uint8_t* base = out_->data();
-  if (start > end_) std::memset(base + end_, 0, start - end_);  // alignment gap
+  // Zero the alignment gap (< 8 bytes) with one store; the item's fixed
+  // part overwrites whatever lands past it.
+  if (start > end_) store_u64(base + end_, 0);
   uint8_t* item = base + start;
   const uint32_t name_len = static_cast<uint32_t>(name.size());
   const uint32_t path_len = static_cast<uint32_t>(path.size());
