@@ -115,6 +115,30 @@ void JsonLine::print() const {
   std::fflush(stdout);
 }
 
+std::vector<RunResult>& results() {
+  static std::vector<RunResult> list;
+  return list;
+}
+
+void report(const RunResult& r) {
+  JsonLine line;
+  line.str("scenario", r.scenario)
+      .num("throughput", r.throughput)
+      .str("unit", r.unit + "/s")
+      .num("p50_us", r.p50_us)
+      .num("p95_us", r.p95_us)
+      .num("p99_us", r.p99_us)
+      .str("latency", "round trip")
+      .num("client_cpu_pct", r.client_cpu_pct)
+      .num("server_cpu_pct", r.server_cpu_pct);
+  std::string s = line.to_string();
+  std::string extra = r.extra.to_string();
+  if (extra.size() > 2) s = s.substr(0, s.size() - 1) + "," + extra.substr(1);
+  std::printf("%s\n", s.c_str());
+  std::fflush(stdout);
+  results().push_back(r);
+}
+
 std::vector<ScenarioInfo>& scenarios() {
   static std::vector<ScenarioInfo> list;
   return list;

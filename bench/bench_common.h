@@ -58,6 +58,19 @@ class JsonLine {
   std::vector<std::pair<std::string, std::string>> fields_;
 };
 
+// The standard measurements of one run. report() prints them as a JSON line
+// (plus any extra fields) and keeps them for in-process aggregation.
+struct RunResult {
+  std::string scenario;
+  double throughput = 0;  // requests (or items, see unit) per second
+  std::string unit = "requests";
+  double p50_us = 0, p95_us = 0, p99_us = 0;  // round trip
+  double client_cpu_pct = 0, server_cpu_pct = 0;  // 100 = one core
+  JsonLine extra;  // scenario-specific fields appended to the line
+};
+void report(const RunResult& r);
+std::vector<RunResult>& results();  // every report() of this process
+
 using ScenarioFn = std::function<int(const Options&)>;  // returns exit code
 
 struct ScenarioInfo {

@@ -56,6 +56,7 @@ Result<size_t> recv_packet(int fd, uint8_t* buf, size_t len) {
 
 }  // namespace
 
+ClientSession::ClientSession() = default;
 ClientSession::ClientSession(ClientSession&&) noexcept = default;
 ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
 ClientSession::~ClientSession() = default;

@@ -37,7 +37,7 @@ class ClientSession {
                                        const ClientProposal& proposal, int64_t deadline_ns = 0,
                                        int abort_fd = -1);
 
-  ClientSession() = default;
+  ClientSession();
   ClientSession(ClientSession&&) noexcept;
   ClientSession& operator=(ClientSession&&) noexcept;
   ~ClientSession();
