@@ -461,6 +461,21 @@ TEST(CgroupsPb, RejectsLengthOfTwoGigabytesOrMore) {
   const std::vector<uint8_t> b = {0x4a, 0xff, 0xff, 0xff, 0xff, 0x08};
   EXPECT_EQ(decode_code(b), Errc::kProtocol);
   expect_same_as_generated(b);
+  // protobuf also refuses lengths within 16 bytes of 2 GiB (INT_MAX - 15).
+  const std::vector<uint8_t> near = {0x4a, 0xf0, 0xff, 0xff, 0xff, 0x07};
+  EXPECT_EQ(decode_code(near), Errc::kProtocol);
+  expect_same_as_generated(near);
+}
+
+TEST(CgroupsPb, RejectsLengthLongerThanFiveBytes) {
+  // Length 1 in six bytes, then the one byte: an over-long but small length.
+  const std::vector<uint8_t> b = {0x4a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'x'};
+  EXPECT_EQ(decode_code(b), Errc::kProtocol);
+  expect_same_as_generated(b);
+  // Five bytes are fine.
+  const std::vector<uint8_t> ok = {0x4a, 0x81, 0x80, 0x80, 0x80, 0x00, 'x'};
+  EXPECT_EQ(decode_code(ok), Errc::kOk);
+  expect_same_as_generated(ok);
 }
 
 TEST(CgroupsPb, LimitsGroupNestingLikeTheGeneratedParser) {
