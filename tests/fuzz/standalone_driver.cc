@@ -2,6 +2,7 @@
 // (tests/fuzz/corpus/<target>/, when present), then N pseudo-random inputs
 // derived from the seeds by byte flips, truncation and extension. Makes every
 // build, including the sanitizer ones, exercise every decoder.
+// `--dump-seeds DIR` writes the code-built seeds as a libFuzzer corpus.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -18,9 +19,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" __attribute__((weak)) void NetipcFuzzSeeds(std::vector<std::vector<uint8_t>>* out);
 
 int main(int argc, char** argv) {
-  long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 10000;
   std::vector<std::vector<uint8_t>> seeds;
   if (NetipcFuzzSeeds != nullptr) NetipcFuzzSeeds(&seeds);
+  if (argc == 3 && std::string(argv[1]) == "--dump-seeds") {
+    // Writes the code-built seeds as a libFuzzer corpus directory.
+    std::filesystem::create_directories(argv[2]);
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      std::ofstream f(std::string(argv[2]) + "/seed-" + std::to_string(i), std::ios::binary);
+      f.write(reinterpret_cast<const char*>(seeds[i].data()),
+              static_cast<std::streamsize>(seeds[i].size()));
+    }
+    std::printf("wrote %zu seeds to %s\n", seeds.size(), argv[2]);
+    return 0;
+  }
+  long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 10000;
   for (int i = 2; i < argc; ++i) {
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(argv[i], ec)) {
