@@ -86,6 +86,12 @@ class CgroupsSnapshotBuilder {
 
   uint32_t added() const { return added_; }
 
+  // Move-only: two copies would write into the same vector.
+  CgroupsSnapshotBuilder(CgroupsSnapshotBuilder&&) noexcept = default;
+  CgroupsSnapshotBuilder& operator=(CgroupsSnapshotBuilder&&) noexcept = default;
+  CgroupsSnapshotBuilder(const CgroupsSnapshotBuilder&) = delete;
+  CgroupsSnapshotBuilder& operator=(const CgroupsSnapshotBuilder&) = delete;
+
   // Byte length of one item: 32 + name + NUL + path + NUL.
   static constexpr uint64_t item_size(uint64_t name_len, uint64_t path_len) {
     return kCgroupItemFixedLen + name_len + 1 + path_len + 1;
