@@ -8,6 +8,8 @@
 // Lifetimes: views (CgroupsSnapshotView, CgroupItemView, CgroupsSnapshotViews)
 // borrow the payload bytes and are valid only while those bytes are. A
 // builder borrows its output vector until finish().
+// Threads: views are read-only and may be read from several threads at once;
+// a builder belongs to one thread at a time.
 #pragma once
 
 #include <cstddef>
