@@ -222,6 +222,20 @@ TEST_F(AsyncClientTest, HandshakeTimeoutWhenTheServerNeverAnswersHello) {
   EXPECT_EQ(c.state(), ClientState::kDisconnected);
 }
 
+TEST_F(AsyncClientTest, AbortDuringTheHandshakeFailsTheCallWithAborted) {
+  auto listener = UdsListener::listen(dir_.path(), service_);  // never accepts
+  ASSERT_TRUE(listener.ok());
+  AsyncClient& c = make(config());
+  Outcome o;
+  auto b = u64_bytes(1);
+  ASSERT_TRUE(c.call(ByteSpan(b), 1, 0, o.callback()).ok());
+  uv_run(&loop_, UV_RUN_NOWAIT);  // HELLO is out, HELLO_ACK never comes
+  c.abort();
+  EXPECT_TRUE(run_until([&] { return o.called; }, milliseconds(2000)));
+  EXPECT_EQ(o.code, Errc::kAborted);
+  EXPECT_NE(c.state(), ClientState::kReady);
+}
+
 TEST_F(AsyncClientTest, CloseWithACallInFlightAbortsItThenClosesTheLoopCleanly) {
   auto server = serve(basic_policy(), [](const wire::Header&, ByteSpan, const wire::HelloAck&) {
     return Reply::never();
