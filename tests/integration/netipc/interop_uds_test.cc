@@ -1456,6 +1456,32 @@ class ChunkForgeryTest : public ::testing::TestWithParam<ChunkForgery> {
   std::string service_ = test::unique_service("forge");
 };
 
+// The oracle is at least as strict as the project: it rejects every forgery.
+TEST_P(ChunkForgeryTest, SpecPeerRejectsForgedChunkSequence) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  sp::UdsLink a(sv[0]);
+  sp::UdsLink b(sv[1]);
+  b.set_packet_size(256);
+  std::vector<sp::Bytes> items;
+  for (uint64_t v : iota_values(kForgeryItems, 1))
+    items.push_back(sp::u64_payload(v));
+  sp::Header h;
+  h.kind = sp::kKindResponse;
+  h.code = sp::kMethodIncrement;
+  h.flags = sp::kFlagBatch;
+  h.item_count = kForgeryItems;
+  h.message_id = 1;
+  auto packets = sp::packetize(h, sp::make_batch(items), 256);
+  ASSERT_EQ(packets.size(), 5u);
+  GetParam().edit(&packets);
+  ASSERT_EQ(a.send_packets(packets), "");
+  sp::Message m;
+  const std::string problem = b.receive(&m, 1000);
+  EXPECT_NE(problem, "");
+  EXPECT_NE(problem, sp::kTimedOut);
+}
+
 TEST_P(ChunkForgeryTest, ProjectClientRejectsForgedChunkedResponse) {
   sp::ServerConfig config = spec_config(256);
   config.policy.max_request_payload = 16000;
