@@ -142,7 +142,13 @@ ShmChannel::ShmChannel(const ShmRegion& region, ShmSide side,
                    ? 100
                    : (options.wait_slice_ms > 100 ? 100 : options.wait_slice_ms);
   s.always_wake = options.always_wake;
-  if (!s.always_wake) announce_awake(s.rx_signal_word);
+  if (s.always_wake) {
+    // Withdraw an announcement an earlier channel of this side may have
+    // left: this one sleeps without clearing the bit first.
+    __atomic_fetch_and(s.rx_signal_word, ~kSignalAwakeBit, __ATOMIC_ACQ_REL);
+  } else {
+    announce_awake(s.rx_signal_word);
+  }
   s_ = s;
 }
 

@@ -367,6 +367,20 @@ TEST(ShmWakeSkipping, AlwaysWakeOnEitherSideRestoresUpstreamBehaviour) {
   }
 }
 
+TEST(ShmWakeSkipping, AnAlwaysWakeReceiverWithdrawsAnEarlierAnnouncement) {
+  Fixture fx;
+  ChannelOptions upstream;
+  upstream.always_wake = true;
+  { ShmChannel first(fx.region, ShmSide::kServer); }  // announced, then went away
+  EXPECT_NE(*word32(fx.region, shm::kOffReqSignal) & shm::kSignalAwakeBit, 0u);
+  ShmChannel server(fx.region, ShmSide::kServer, upstream);
+  EXPECT_EQ(*word32(fx.region, shm::kOffReqSignal) & shm::kSignalAwakeBit, 0u);
+  ShmChannel client(fx.region, ShmSide::kClient);
+  const uint64_t v = 1;
+  ASSERT_TRUE(client.publish(bytes_of(v)).ok());
+  EXPECT_EQ(client.stats().wakes_sent, 1u);
+}
+
 TEST(ShmWakeSkipping, PublisherKeepsTheAwakeBitAndWrapsOnlyTheCounter) {
   Fixture fx;
   ShmChannel server(fx.region, ShmSide::kServer);
