@@ -32,7 +32,7 @@ namespace {
 
 using ::netipc::detail::sys_call;
 
-constexpr size_t kDentsBufferSize = 64 * 1024;
+constexpr size_t kDentsBufferSize = size_t{64} * 1024;
 constexpr int kDirOpenFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
 
 // Filesystems known to keep a directory's nlink at 2 + subdirectories.
