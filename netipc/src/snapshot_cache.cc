@@ -34,7 +34,7 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-constexpr uint64_t pack_flags(bool populated, bool systemd, ConnectionState state, Errc err,
+constexpr uint64_t pack_flags(bool populated, bool systemd, ClientState state, Errc err,
                               uint32_t items) {
   return (populated ? 1u : 0u) | (systemd ? 2u : 0u) |
          (static_cast<uint64_t>(static_cast<uint8_t>(state)) << 8) |
@@ -43,26 +43,6 @@ constexpr uint64_t pack_flags(bool populated, bool systemd, ConnectionState stat
 }
 
 }  // namespace
-
-const char* connection_state_name(ConnectionState state) noexcept {
-  switch (state) {
-    case ConnectionState::kDisconnected:
-      return "DISCONNECTED";
-    case ConnectionState::kConnecting:
-      return "CONNECTING";
-    case ConnectionState::kReady:
-      return "READY";
-    case ConnectionState::kNotFound:
-      return "NOT_FOUND";
-    case ConnectionState::kAuthFailed:
-      return "AUTH_FAILED";
-    case ConnectionState::kIncompatible:
-      return "INCOMPATIBLE";
-    case ConnectionState::kBroken:
-      return "BROKEN";
-  }
-  return "UNKNOWN";
-}
 
 // ---------------------------------------------------------------------------
 // Readers
@@ -211,7 +191,7 @@ Status SnapshotStore::swap_in(std::shared_ptr<const Snapshot> next, bool count_s
     std::lock_guard<std::mutex> status_lock(status_mu_);
     write_status_begin();
     const uint64_t flags = st_flags_.load(std::memory_order_relaxed);
-    const auto state = static_cast<ConnectionState>((flags >> 8) & 0xFF);
+    const auto state = static_cast<ClientState>((flags >> 8) & 0xFF);
     const auto err = static_cast<Errc>((flags >> 16) & 0xFFFF);
     if (raw != nullptr) {
       st_flags_.store(pack_flags(true, raw->systemd_enabled(), state, err,
@@ -296,7 +276,7 @@ uint64_t SnapshotStore::record_failure(const Error& why) noexcept {
   return consecutive;
 }
 
-void SnapshotStore::set_connection_state(ConnectionState state) noexcept {
+void SnapshotStore::set_connection_state(ClientState state) noexcept {
   std::lock_guard<std::mutex> status_lock(status_mu_);
   write_status_begin();
   const uint64_t flags = st_flags_.load(std::memory_order_relaxed);
@@ -324,7 +304,7 @@ CacheStatus SnapshotStore::status() const noexcept {
     if (status_seq_.load(std::memory_order_relaxed) != seq1) continue;
     out.populated = (flags & 1) != 0;
     out.systemd_enabled = (flags & 2) != 0;
-    out.connection_state = static_cast<ConnectionState>((flags >> 8) & 0xFF);
+    out.connection_state = static_cast<ClientState>((flags >> 8) & 0xFF);
     out.last_error = static_cast<Errc>((flags >> 16) & 0xFFFF);
     out.item_count = static_cast<uint32_t>(flags >> 32);
     return out;

@@ -90,29 +90,17 @@
 #include <string_view>
 
 #include "netipc/cgroup_item.h"
+#include "netipc/client_state.h"
 #include "netipc/result.h"
 #include "netipc/snapshot.h"
 
 namespace netipc {
 
-// The Level-2 client state (spec 1.2), reported through the cache status.
-// The client layer owns the transitions; the cache only stores the value.
-enum class ConnectionState : uint8_t {
-  kDisconnected = 0,
-  kConnecting,
-  kReady,
-  kNotFound,
-  kAuthFailed,
-  kIncompatible,
-  kBroken,
-};
-const char* connection_state_name(ConnectionState state) noexcept;
-
 // Spec 3.3 status plus the failure bookkeeping a refresh loop needs.
 struct CacheStatus {
   bool populated = false;        // a snapshot is cached (a refresh succeeded)
   bool systemd_enabled = false;  // of the cached snapshot
-  ConnectionState connection_state = ConnectionState::kDisconnected;
+  ClientState connection_state = ClientState::kDisconnected;  // reported by the client layer
   Errc last_error = Errc::kOk;  // code of the most recent failure (kept after success)
   uint32_t item_count = 0;      // of the cached snapshot
   uint64_t generation = 0;      // of the cached snapshot
@@ -145,8 +133,8 @@ class SnapshotStore {
   // of consecutive failures (1, 2, ...) so the caller can rate-limit its logs.
   uint64_t record_failure(const Error& why) noexcept;
 
-  // Stores the Level-2 state for status(); no other effect.
-  void set_connection_state(ConnectionState state) noexcept;
+  // Stores the Level-2 client state (spec 1.2) for status(); no other effect.
+  void set_connection_state(ClientState state) noexcept;
 
   // Drops the current snapshot (spec 3.1 close): populated = false, and
   // waits until every replaced snapshot is freed. Counters are kept.
