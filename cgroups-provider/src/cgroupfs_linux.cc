@@ -47,8 +47,12 @@ std::vector<std::string_view> split_spaces(std::string_view line) {
   return out;
 }
 
+// Prepends the host prefix unless the path already lies under it (whole
+// components: "/host" is not a prefix of "/hostile").
 std::string with_prefix(std::string_view prefix, std::string_view path) {
-  if (prefix.empty() || path.substr(0, prefix.size()) == prefix) return std::string(path);
+  bool under = path.substr(0, prefix.size()) == prefix &&
+               (path.size() == prefix.size() || path[prefix.size()] == '/');
+  if (prefix.empty() || under) return std::string(path);
   std::string out(prefix);
   out.append(path);
   return out;

@@ -74,6 +74,9 @@ TEST(BasePaths, HostPrefixIsPrependedUnlessPresent) {
   EXPECT_EQ(l.cpuset_base, "/host/sys/fs/cgroup/cpuset");
   EXPECT_EQ(l.blkio_base, "/host/sys/fs/cgroup/blkio");
   EXPECT_EQ(l.unified_base, "/host/sys/fs/cgroup");
+  auto other = parse_mountinfo("1 0 0:1 / /hostile/memory rw - cgroup cgroup rw,memory\n");
+  fill_base_paths(other, "/host", &l);
+  EXPECT_EQ(l.memory_base, "/host/hostile/memory");
 }
 
 TEST(Detect, V2HostIsV2WhenStatfsIsInconclusive) {
