@@ -116,6 +116,7 @@ TEST_F(AsyncClientTest, CreateRefusesANullLoopAndAnShmOnlyConfig) {
   c.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
   AsyncClient& ac = make(c);
   EXPECT_EQ(ac.status().supported_profiles, wire::kProfileUds);  // UDS only
+  EXPECT_EQ(ac.config().call_timeout_ms, 30000);                 // defaults resolved
   EXPECT_EQ(ac.state(), ClientState::kDisconnected);
 }
 
@@ -297,6 +298,7 @@ TEST_F(AsyncClientTest, AbortFailsTheCallInFlightAndStaysUntilCleared) {
   ASSERT_TRUE(c.call(ByteSpan(b), 1, 0, o.callback()).ok());
   ASSERT_TRUE(run_until([&] { return server->requests() >= 1; }));
   c.abort();
+  EXPECT_TRUE(c.abort_pending());
   EXPECT_FALSE(o.called);  // delivered on a later iteration
   EXPECT_TRUE(run_until([&] { return o.called; }));
   EXPECT_EQ(o.code, Errc::kAborted);
@@ -416,13 +418,16 @@ TEST_F(AsyncClientTest, SpecPeerFindsNoViolationInChunkedCallsAndStallsTimeOut) 
   spec_peer::ServerConfig sc;
   sc.policy.max_request_payload = 1u << 20;
   sc.policy.max_response_payload = 1u << 20;
+  // Small packets: ~100 per message, more than the socket queues, so the
+  // request goes out across many UV_WRITABLE wake-ups.
+  sc.policy.packet_size = 4096;
   std::string problem;
   auto server = spec_peer::SpecServer::start(dir_.path(), service_, sc, &problem);
   ASSERT_NE(server, nullptr) << problem;
   ClientConfig cfg = config();
   cfg.method = static_cast<uint16_t>(wire::Method::kStringReverse);
   AsyncClient& c = make(cfg);
-  std::string text(400000, 'q');
+  std::string text(400000, 'q');  // ~100 packets of 4096 bytes each way
   for (size_t i = 0; i < text.size(); ++i)
     text[i] = static_cast<char>('A' + i % 23);
   const spec_peer::Bytes req = spec_peer::reverse_payload(text);
@@ -451,6 +456,36 @@ TEST_F(AsyncClientTest, SpecPeerFindsNoViolationInChunkedCallsAndStallsTimeOut) 
   log = server->log();
   EXPECT_EQ(log.requests.size(), 1u);
   EXPECT_TRUE(log.violations.empty()) << log.violations.front();
+}
+
+TEST_F(AsyncClientTest, HandshakeFailuresLeaveTheClientDisconnected) {
+  struct Case {
+    spec_peer::Misbehaviour misbehaviour;
+    bool forge_shm_selection;
+    Errc expected;
+  };
+  const Case cases[] = {
+      {spec_peer::Misbehaviour::kCloseBeforeAck, false, Errc::kBadEnvelope},
+      {spec_peer::Misbehaviour::kNone, true, Errc::kProtocol},  // a profile we never offered
+  };
+  for (const Case& k : cases) {
+    service_ = unique_service("hs");
+    spec_peer::ServerConfig sc;
+    sc.misbehaviour = k.misbehaviour;
+    if (k.forge_shm_selection) {
+      sc.mutate_ack = [](spec_peer::Bytes* ack) {
+        spec_peer::wr32(ack->data() + spec_peer::kHeaderSize + 12, 0x02);  // selected_profile
+      };
+    }
+    std::string problem;
+    auto server = spec_peer::SpecServer::start(dir_.path(), service_, sc, &problem);
+    ASSERT_NE(server, nullptr) << problem;
+    AsyncClient& c = make(config());
+    auto b = u64_bytes(1);
+    EXPECT_EQ(call_sync(c, ByteSpan(b)).code, k.expected);
+    EXPECT_EQ(c.state(), ClientState::kDisconnected);
+    EXPECT_EQ(c.status().connect_count, 0u);
+  }
 }
 
 }  // namespace

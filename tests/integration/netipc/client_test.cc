@@ -751,10 +751,23 @@ TEST_F(ClientSpecPeerTest, SpecPeerMisbehavioursMapToDistinctErrors) {
   }
 }
 
+TEST_F(ClientSpecPeerTest, AckSelectingAProfileWeNeverOfferedIsAProtocolError) {
+  spec_peer::ServerConfig sc;
+  sc.mutate_ack = [](spec_peer::Bytes* ack) {
+    spec_peer::wr32(ack->data() + spec_peer::kHeaderSize + 12, 0x02);  // selected_profile
+  };
+  auto server = start(std::move(sc));
+  Client c = make(config());
+  Errc err = Errc::kOk;
+  increment(c, 1, &err);
+  EXPECT_EQ(err, Errc::kProtocol);
+  EXPECT_EQ(c.state(), ClientState::kDisconnected);
+}
+
 TEST_F(ClientSpecPeerTest, CappedSpecPeerFailsAnOversizedAnswerAfterTwoAttempts) {
   spec_peer::ServerConfig sc;
   sc.policy.max_response_payload = 65536;  // a typed server's default, never grown
-  for (int i = 0; i < 1500; ++i) {  // about 130 kB encoded
+  for (int i = 0; i < 1500; ++i) {         // about 130 kB encoded
     spec_peer::CgroupEntry e;
     e.hash = static_cast<uint32_t>(i);
     e.name = "cgroup-" + std::to_string(i);
