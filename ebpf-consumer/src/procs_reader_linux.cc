@@ -15,7 +15,7 @@
 namespace netipc::ebpf {
 namespace {
 
-constexpr size_t kInitialBuffer = 16 * 1024;
+constexpr size_t kInitialBuffer = size_t{16} * 1024;
 
 bool is_space(char c) {
   return c == ' ' || c == '\n' || c == '\t' || c == '\r';
