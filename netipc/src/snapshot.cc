@@ -1,5 +1,6 @@
 #include "netipc/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -138,17 +139,13 @@ const CgroupItemView* Snapshot::find_linear(uint32_t hash, std::string_view name
 }
 
 bool Snapshot::owns(const CgroupItemView* view) const noexcept {
-  auto p = reinterpret_cast<uintptr_t>(view);
-  auto lo = reinterpret_cast<uintptr_t>(arena_);
+  const auto p = reinterpret_cast<uintptr_t>(view);
+  const auto lo = reinterpret_cast<uintptr_t>(arena_);
   if (arena_ == nullptr || p < lo || p >= lo + arena_bytes_) return false;
   if ((p - lo) % kRecordAlign != 0) return false;
-  // Records are not at fixed offsets; confirm through the index or a scan.
-  const CgroupItemView* found = find(view->hash, view->name);
-  if (found == view) return true;
-  for (size_t i = 0; i < item_count_; ++i) {
-    if (record(refs_[i]) == view) return true;
-  }
-  return false;
+  // Records are laid out in item order, so refs_ is strictly increasing.
+  const auto ref = static_cast<uint32_t>((p - lo) / kRecordAlign);
+  return std::binary_search(refs_, refs_ + item_count_, ref);
 }
 
 size_t Snapshot::memory_bytes() const noexcept {

@@ -96,6 +96,12 @@ TEST(Snapshot, DuplicateKeysReturnTheEarliestItem) {
     if (indexed) {
       EXPECT_EQ(snap->index_stats().duplicate_items, 2u);
     }
+    for (size_t i = 0; i < items.size(); ++i)
+      EXPECT_TRUE(snap->owns(&snap->item(i))) << i;
+    // An 8-aligned address inside a record (its name bytes) is not an item.
+    EXPECT_FALSE(snap->owns(reinterpret_cast<const CgroupItemView*>(snap->item(1).name.data())));
+    CgroupItemView copy = snap->item(0);
+    EXPECT_FALSE(snap->owns(&copy));
   }
 }
 
