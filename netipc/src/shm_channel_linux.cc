@@ -121,9 +121,14 @@ ShmChannel::ShmChannel(const ShmRegion& region, ShmSide side,
     s.rx_len_word = u32_word(base, shm::kOffReqLen);
     s.rx_signal_word = u32_word(base, shm::kOffReqSignal);
   }
-  // Spec B.5.4: start from what has already been published.
-  s.tx_seq = load_acquire(s.tx_seq_word);
-  s.rx_seq = load_acquire(s.rx_seq_word);
+  if (side == ShmSide::kClient) {
+    // Spec B.5.4: a client starts from what has already been published.
+    s.tx_seq = load_acquire(s.tx_seq_word);
+    s.rx_seq = load_acquire(s.rx_seq_word);
+  }
+  // A server starts at 0, as upstream's does: it created the region, so
+  // nothing of its own was ever published, and a request the client
+  // published before this channel existed must still be its first.
 
   if (options.spin_tries < 0) {
     s.spin_tries = 0;

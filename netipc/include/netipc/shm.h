@@ -335,10 +335,12 @@ struct ChannelStats {
 
 class ShmChannel {
  public:
-  // A view of `region` for one side. Initialises the local sequence counters
-  // from the region (spec B.5.4) and, unless options.always_wake, marks this
-  // side's receive signal word awake. `region` must be valid and outlive the
-  // channel.
+  // A view of `region` for one side. A client initialises its local
+  // sequence counters from the region (spec B.5.4); a server starts at 0
+  // (its region is fresh, and a request published before the server's
+  // channel existed is still its first). Unless options.always_wake, marks
+  // this side's receive signal word awake. `region` must be valid and
+  // outlive the channel.
   ShmChannel(const ShmRegion& region, ShmSide side, const ChannelOptions& options = {}) noexcept;
   ShmChannel() noexcept = default;
   // A moved-from channel is invalid (every call fails with kInvalidArgument).

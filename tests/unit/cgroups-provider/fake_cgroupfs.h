@@ -10,14 +10,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cgroups_provider/scanner.h"
+#include "netipc/bytes.h"
 #include "test_support.h"
+
+namespace netipc {
+// Readable failures for item comparisons.
+inline void PrintTo(const CgroupItem& i, std::ostream* os) {
+  *os << "{name=" << i.name << " hash=0x" << std::hex << i.hash << std::dec
+      << " options=" << i.options << " enabled=" << i.enabled << " path=" << i.path
+      << " cgroup_id=" << i.cgroup_id << "}";
+}
+}  // namespace netipc
 
 namespace netipc::cgroups_provider::testing {
 
@@ -131,5 +144,33 @@ class FakeHost {
   test::TempDir dir_;
   HostKind kind_;
 };
+
+// An expected item; the hash is always FNV-1a of the name.
+inline CgroupItem item(const std::string& name, uint32_t options, uint32_t enabled,
+                       const std::string& path, uint64_t cgroup_id) {
+  return CgroupItem{fnv1a32(name), options, enabled, name, path, cgroup_id};
+}
+
+// Order-independent comparison (listing order differs between filesystems).
+inline std::vector<CgroupItem> sorted(std::vector<CgroupItem> v) {
+  std::sort(v.begin(), v.end(), [](const CgroupItem& a, const CgroupItem& b) {
+    return std::tie(a.name, a.cgroup_id) < std::tie(b.name, b.cgroup_id);
+  });
+  return v;
+}
+
+inline const CgroupItem* find_item(const std::vector<CgroupItem>& v, const std::string& name) {
+  for (const auto& i : v) {
+    if (i.name == name) return &i;
+  }
+  return nullptr;
+}
+
+inline size_t index_of(const std::vector<CgroupItem>& v, const std::string& name) {
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (v[k].name == name) return k;
+  }
+  return v.size();
+}
 
 }  // namespace netipc::cgroups_provider::testing
