@@ -233,18 +233,18 @@ ClientPolicy::Step ClientPolicy::on_connect_failed(const Error& e) {
   } else {
     drop_session(state_after_connect_error(e.code));
   }
-  switch (phase_) {
-    case Phase::kRefresh:
-      phase_ = Phase::kIdle;
-      error_ = e;
-      return Step::kFail;
-    case Phase::kInitialConnect:
-      return fail(call_error_for_connect(e));
-    case Phase::kRetryConnect:
-      return fail(original_error_);  // §1.5: the original error, state from the connect
-    default:
-      return fail(last_error_);  // overflow round: the overflow
+  if (phase_ == Phase::kRefresh) {
+    phase_ = Phase::kIdle;
+    error_ = e;
+    return Step::kFail;
   }
+  if (phase_ == Phase::kInitialConnect) return fail(call_error_for_connect(e));
+  // An abort that interrupts a reconnect is what the caller asked for: it
+  // is reported as such, not as the failure that led to the reconnect.
+  if (e.code == Errc::kAborted) return fail(e);
+  // §1.5: a failed retry reconnect returns the original error, a failed
+  // overflow reconnect the overflow; the state is the connect's.
+  return fail(phase_ == Phase::kRetryConnect ? original_error_ : last_error_);
 }
 
 // ---- calls ----

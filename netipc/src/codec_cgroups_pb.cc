@@ -81,6 +81,7 @@ inline uint8_t* put_bytes(uint8_t* p, uint32_t field, const std::string& s) {
   if (s.empty()) return p;
   *p++ = static_cast<uint8_t>(make_tag(field, kLengthDelimited));
   p = put_varint(p, s.size());
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): protobuf bytes have no terminator
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }

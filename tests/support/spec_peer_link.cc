@@ -169,6 +169,7 @@ std::string UdsLink::receive(Message* out, int timeout_ms) {
   if (pkt.size() != p) return "first packet of a chunked message is not packet_size bytes";
   const uint64_t expected = 1 + (total - first + body - 1) / body;
   for (uint32_t k = 1; out->payload.size() < total; ++k) {
+    if (k >= expected) return "more chunks than chunk_count";
     bad = read_packet(&pkt, deadline);
     if (!bad.empty()) return bad;
     sizes_.push_back(pkt.size());

@@ -14,6 +14,7 @@
 
 #include "client_test_server.h"
 #include "netipc/client.h"
+#include "spec_peer.h"
 #include "test_support.h"
 
 namespace netipc::test {
@@ -222,6 +223,20 @@ TEST_F(AsyncClientTest, HandshakeTimeoutWhenTheServerNeverAnswersHello) {
   EXPECT_EQ(c.state(), ClientState::kDisconnected);
 }
 
+TEST_F(AsyncClientTest, AbortDuringTheHandshakeFailsTheCallWithAborted) {
+  auto listener = UdsListener::listen(dir_.path(), service_);  // never accepts
+  ASSERT_TRUE(listener.ok());
+  AsyncClient& c = make(config());
+  Outcome o;
+  auto b = u64_bytes(1);
+  ASSERT_TRUE(c.call(ByteSpan(b), 1, 0, o.callback()).ok());
+  uv_run(&loop_, UV_RUN_NOWAIT);  // HELLO is out, HELLO_ACK never comes
+  c.abort();
+  EXPECT_TRUE(run_until([&] { return o.called; }, milliseconds(2000)));
+  EXPECT_EQ(o.code, Errc::kAborted);
+  EXPECT_NE(c.state(), ClientState::kReady);
+}
+
 TEST_F(AsyncClientTest, CloseWithACallInFlightAbortsItThenClosesTheLoopCleanly) {
   auto server = serve(basic_policy(), [](const wire::Header&, ByteSpan, const wire::HelloAck&) {
     return Reply::never();
@@ -395,6 +410,47 @@ TEST_F(AsyncClientTest, BatchCallsCarryTheirItemCount) {
     for (uint32_t i = 0; i < n; ++i)
       EXPECT_EQ(load_u64(view->item(i).data), i + 1u);
   }
+}
+
+TEST_F(AsyncClientTest, SpecPeerFindsNoViolationInChunkedCallsAndStallsTimeOut) {
+  spec_peer::ServerConfig sc;
+  sc.policy.max_request_payload = 1u << 20;
+  sc.policy.max_response_payload = 1u << 20;
+  std::string problem;
+  auto server = spec_peer::SpecServer::start(dir_.path(), service_, sc, &problem);
+  ASSERT_NE(server, nullptr) << problem;
+  ClientConfig cfg = config();
+  cfg.method = static_cast<uint16_t>(wire::Method::kStringReverse);
+  AsyncClient& c = make(cfg);
+  std::string text(400000, 'q');
+  for (size_t i = 0; i < text.size(); ++i)
+    text[i] = static_cast<char>('A' + i % 23);
+  const spec_peer::Bytes req = spec_peer::reverse_payload(text);
+  Outcome o = call_sync(c, ByteSpan(req.data(), req.size()));
+  ASSERT_EQ(o.code, Errc::kOk);
+  std::string back;
+  EXPECT_EQ(spec_peer::read_reverse(o.payload, &back), "");
+  EXPECT_EQ(back, std::string(text.rbegin(), text.rend()));
+  ASSERT_TRUE(c.reset().ok());
+  spec_peer::ServerLog log = server->log();
+  EXPECT_TRUE(log.violations.empty()) << log.violations.front();
+  EXPECT_GT(log.request_packets.back(), 1u);  // chunked at the agreed packet size
+  server.reset();
+
+  // The peer sends the first packet of a chunked answer and goes quiet.
+  service_ = unique_service("ac");
+  sc.misbehaviour = spec_peer::Misbehaviour::kStallAfterFirstChunk;
+  sc.policy.packet_size = 4096;
+  server = spec_peer::SpecServer::start(dir_.path(), service_, sc, &problem);
+  ASSERT_NE(server, nullptr) << problem;
+  cfg.service = service_;
+  cfg.max_request_payload_bytes = 16384;
+  AsyncClient& stalled = make(cfg);
+  const spec_peer::Bytes small = spec_peer::reverse_payload(std::string(10000, 'z'));
+  EXPECT_EQ(call_sync(stalled, ByteSpan(small.data(), small.size()), 1, 200).code, Errc::kTimeout);
+  log = server->log();
+  EXPECT_EQ(log.requests.size(), 1u);
+  EXPECT_TRUE(log.violations.empty()) << log.violations.front();
 }
 
 }  // namespace

@@ -234,6 +234,28 @@ TEST(UdsListener, SocketModeOptionIsHonouredWithUmask0) {
   EXPECT_EQ(stat_of(l->path()).st_mode & 07777, 0660u);
 }
 
+TEST(UdsListener, SocketModeOptionLetsTheGroupInUnderTheUsualUmask022) {
+  // ListenerOptions: "0660 lets a group in". Connecting needs write
+  // permission, so the group must keep its w bit under a daemon's umask.
+  TempDir tmp;
+  ListenerOptions o;
+  o.socket_mode = 0660;
+  const mode_t old = ::umask(022);
+  auto l = UdsListener::listen(tmp.path(), "svc", o);
+  ::umask(old);
+  ASSERT_TRUE(l.ok()) << l.error().message();
+  EXPECT_EQ(stat_of(l->path()).st_mode & 07777, 0660u);
+}
+
+TEST(UdsListener, DefaultModeStays0600UnderAPermissiveUmask) {
+  TempDir tmp;
+  const mode_t old = ::umask(002);
+  auto l = UdsListener::listen(tmp.path(), "svc");
+  ::umask(old);
+  ASSERT_TRUE(l.ok()) << l.error().message();
+  EXPECT_EQ(stat_of(l->path()).st_mode & 07777, 0600u);
+}
+
 TEST(UdsListener, LiveServerMakesSecondListenerFailWithAddrInUse) {
   TempDir tmp;
   auto first = UdsListener::listen(tmp.path(), "svc");

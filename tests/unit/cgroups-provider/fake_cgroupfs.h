@@ -21,7 +21,6 @@
 
 #include "cgroups_provider/scanner.h"
 #include "netipc/bytes.h"
-#include "test_support.h"
 
 namespace netipc {
 // Readable failures for item comparisons.
@@ -38,7 +37,12 @@ enum class HostKind { kV2, kV1, kHybrid };
 
 class FakeHost {
  public:
-  explicit FakeHost(HostKind kind) : kind_(kind) {
+  // The tree lives in a fresh directory under `parent` (default /tmp;
+  // /dev/shm makes big trees quick to build and remove).
+  explicit FakeHost(HostKind kind, const std::string& parent = "/tmp") : kind_(kind) {
+    std::string tmpl = parent + "/nipc-cgXXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    dir_ = tmpl;
     std::string mi;
     if (kind == HostKind::kV2) {
       mi +=
@@ -72,8 +76,15 @@ class FakeHost {
     std::ofstream(mountinfo()) << mi;
   }
 
-  const std::string& prefix() const { return dir_.path(); }
-  std::string mountinfo() const { return dir_.file("mountinfo"); }
+  ~FakeHost() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  FakeHost(const FakeHost&) = delete;
+  FakeHost& operator=(const FakeHost&) = delete;
+
+  const std::string& prefix() const { return dir_; }
+  std::string mountinfo() const { return dir_ + "/mountinfo"; }
   std::string root() const { return prefix() + "/sys/fs/cgroup"; }
   // Base directory of a hierarchy: "" (v2 root), "unified", "cpu,cpuacct", ...
   std::string base(const std::string& sub = "") const {
@@ -141,7 +152,7 @@ class FakeHost {
     touch(base(sub) + "/cgroup.procs");
   }
 
-  test::TempDir dir_;
+  std::string dir_;
   HostKind kind_;
 };
 

@@ -112,6 +112,16 @@ TEST(ClientPolicy, FailedReconnectReturnsTheOriginalError) {
   EXPECT_EQ(p.state(), ClientState::kNotFound);
 }
 
+TEST(ClientPolicy, AbortDuringAReconnectIsReportedAsAbort) {
+  ClientPolicy p = make();
+  p.start_call(8, 1, false);
+  p.on_connected(ack());
+  EXPECT_EQ(p.on_attempt_error(make_error(Errc::kPeerGone)), Step::kConnect);
+  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kAborted)), Step::kFail);
+  EXPECT_EQ(p.error().code, Errc::kAborted);
+  EXPECT_EQ(p.state(), ClientState::kDisconnected);
+}
+
 TEST(ClientPolicy, TimeoutAndAbortAreNeverRetried) {
   for (Errc e : {Errc::kTimeout, Errc::kAborted}) {
     ClientPolicy p = make();

@@ -8,6 +8,8 @@
 // Lifetimes: views (CgroupsSnapshotView, CgroupItemView, CgroupsSnapshotViews)
 // borrow the payload bytes and are valid only while those bytes are. A
 // builder borrows its output vector until finish().
+// Threads: views are read-only and may be read from several threads at once;
+// a builder belongs to one thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -85,6 +87,12 @@ class CgroupsSnapshotBuilder {
   Result<ByteSpan> finish() noexcept;
 
   uint32_t added() const { return added_; }
+
+  // Move-only: two copies would write into the same vector.
+  CgroupsSnapshotBuilder(CgroupsSnapshotBuilder&&) noexcept = default;
+  CgroupsSnapshotBuilder& operator=(CgroupsSnapshotBuilder&&) noexcept = default;
+  CgroupsSnapshotBuilder(const CgroupsSnapshotBuilder&) = delete;
+  CgroupsSnapshotBuilder& operator=(const CgroupsSnapshotBuilder&) = delete;
 
   // Byte length of one item: 32 + name + NUL + path + NUL.
   static constexpr uint64_t item_size(uint64_t name_len, uint64_t path_len) {

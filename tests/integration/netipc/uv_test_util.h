@@ -1,0 +1,145 @@
+// Shared helpers of the libuv server tests (uv_server*_test.cc): server
+// configs, a ServerThread starter, a well-behaved ClientSession caller and a
+// raw client that does the handshake by hand and then breaks the rules.
+#pragma once
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netipc/codec/increment.h"
+#include "netipc/services.h"
+#include "netipc/session.h"
+#include "netipc/uds.h"
+#include "netipc/uv/server.h"
+#include "netipc/uv/server_thread.h"
+#include "netipc/wire.h"
+#include "test_support.h"
+
+namespace netipc::uv_test {
+
+using Bytes = std::vector<uint8_t>;
+using Clock = std::chrono::steady_clock;
+using test::TempDir;
+
+inline constexpr uint16_t kIncrement = static_cast<uint16_t>(wire::Method::kIncrement);
+
+inline int64_t deadline_in_ms(int64_t ms) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec + ms * 1000000;
+}
+
+inline bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+inline uv::ServerConfig base_config(const TempDir& dir, const std::string& service) {
+  uv::ServerConfig c;
+  c.run_dir = dir.path();
+  c.service = service;
+  c.method = kIncrement;
+  return c;
+}
+
+inline std::unique_ptr<uv::ServerThread> start(uv::ServerConfig cfg,
+                                               Handler h = make_increment_handler()) {
+  auto st = uv::ServerThread::start(std::move(cfg), std::move(h));
+  EXPECT_TRUE(st.ok()) << st.error().message();
+  return st.ok() ? std::move(*st) : nullptr;
+}
+
+inline Result<ClientSession> connect(const uv::ServerConfig& cfg, ClientProposal p = {}) {
+  return ClientSession::connect(cfg.run_dir, cfg.service, p, deadline_in_ms(5000));
+}
+
+// One INCREMENT call; a non-OK status comes back as its Errc.
+inline Result<uint64_t> increment(ClientSession& c, uint64_t id, uint64_t v) {
+  uint8_t p[8];
+  codec::encode_increment(v, p);
+  Status st = c.send_request(kIncrement, id, ByteSpan(p, 8), 1, deadline_in_ms(5000));
+  if (!st.ok()) return st.error();
+  auto r = c.receive_response(deadline_in_ms(5000));
+  if (!r.ok()) return r.error();
+  if (r->header.transport_status != 0) {
+    return make_error(wire::errc_from_status(r->header.transport_status), "response status");
+  }
+  return codec::decode_increment(r->payload);
+}
+
+// A well-behaved client still gets answers.
+inline void expect_served(const uv::ServerConfig& cfg) {
+  auto c = connect(cfg);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  auto v = increment(*c, 1, 41);
+  ASSERT_TRUE(v.ok()) << v.error().message();
+  EXPECT_EQ(*v, 42u);
+}
+
+// Waits until the peer closes `fd` (true) or the timeout passes (false).
+// Fails the test if anything other than end-of-file arrives.
+inline bool closed_by_peer(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return false;
+  uint8_t buf[256];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  EXPECT_LE(n, 0) << "expected the server to close, got " << n << " bytes";
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+// A client that does the handshake by hand and then lets the test send
+// whatever it likes (e.g. ignoring the agreed request ceiling).
+struct RawClient {
+  UdsConnection conn;
+  wire::HelloAck ack;
+};
+inline Result<RawClient> raw_client(const uv::ServerConfig& cfg, ClientProposal p = {},
+                                    Limits outbound = {1 << 24, 1 << 16}) {
+  auto fd = uds_connect(cfg.run_dir, cfg.service);
+  if (!fd.ok()) return fd.error();
+  if (p.packet_size == 0) p.packet_size = 65536;
+  uint8_t hello[wire::kHelloPacketLen];
+  wire::encode_hello_packet(make_hello(p), hello);
+  if (::send(fd->get(), hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
+    return make_error(Errc::kPeerGone, "send HELLO", errno);
+  }
+  pollfd pf{fd->get(), POLLIN, 0};
+  if (::poll(&pf, 1, 5000) != 1) return make_error(Errc::kTimeout, "HELLO_ACK");
+  uint8_t buf[128];
+  const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+  if (n <= 0) return make_error(Errc::kPeerGone, "HELLO_ACK");
+  auto ack = client_read_ack(ByteSpan(buf, static_cast<size_t>(n)));
+  if (!ack.ok()) return ack.error();
+  RawClient c;
+  c.ack = *ack;
+  c.conn = UdsConnection(std::move(*fd));
+  c.conn.configure(ack->agreed_packet_size, client_inbound_limits(*ack), outbound);
+  return c;
+}
+
+inline wire::Header request(uint64_t id, uint16_t code = kIncrement, uint32_t items = 1) {
+  wire::Header h;
+  h.kind = static_cast<uint16_t>(wire::Kind::kRequest);
+  h.code = code;
+  h.message_id = id;
+  h.item_count = items;
+  h.flags = items >= 2 ? wire::kFlagBatch : 0;
+  return h;
+}
+
+}  // namespace netipc::uv_test
