@@ -30,34 +30,10 @@ AttemptFailure classify_attempt_error(Errc code) noexcept {
 }
 
 bool is_shm_attach_failure(const Error& e) noexcept {
-  // ClientSession::connect does not yet say whether a failure happened
-  // while attaching the SHM region (after an OK ACK) or before it. These
-  // codes are produced only by the attach step (region open/map/validate,
-  // transports B.5) or are harmless to misread: kUnsupported is also the
-  // "no common profile" rejection, but then the baseline retry is rejected
-  // the same way and the context ends INCOMPATIBLE as it should; kNotReady
-  // is also "listen backlog full", which would cost SHM for the context's
-  // life but still connects. Handshake-phase codes (kNotFound, kAuthFailed,
-  // kIncompatible, kLimitExceeded, kPeerGone, kBadEnvelope, kProtocol,
-  // kTimeout, kAborted) are never read as attach failures.
-  switch (e.code) {
-    case Errc::kUnsupported:
-    case Errc::kNotReady:
-    case Errc::kNoSpace:
-    case Errc::kNoMemory:
-    case Errc::kPermission:
-    case Errc::kSystem:
-    case Errc::kTruncated:
-    case Errc::kBadMagic:
-    case Errc::kBadVersion:
-    case Errc::kBadHeaderLen:
-    case Errc::kBadLayout:
-    case Errc::kBadAlignment:
-    case Errc::kOutOfBounds:
-      return true;
-    default:
-      return false;
-  }
+  // ClientSession::connect reports every failure after an OK HELLO_ACK that
+  // selected SHM (region missing, unreadable, malformed, not backed) with
+  // this one code, keeping the cause in `what` and `sys_errno`.
+  return e.code == Errc::kShmUnavailable;
 }
 
 namespace {

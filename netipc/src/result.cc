@@ -35,6 +35,7 @@ const char* errc_name(Errc code) noexcept {
     case Errc::kNotReady: return "NOT_READY";
     case Errc::kPermission: return "PERMISSION";
     case Errc::kNoSpace: return "NO_SPACE";
+    case Errc::kShmUnavailable: return "SHM_UNAVAILABLE";
     case Errc::kNoMemory: return "NO_MEMORY";
     case Errc::kSystem: return "SYSTEM_ERROR";
   }
@@ -69,6 +70,7 @@ Action action_of(Errc code) noexcept {
       return Action::kGiveUp;
     case Errc::kLimitExceeded:
     case Errc::kPeerGone:
+    case Errc::kShmUnavailable:
     case Errc::kTimeout:
     case Errc::kAborted:
     case Errc::kInternalError:

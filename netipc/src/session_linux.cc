@@ -7,11 +7,10 @@
 #include <cerrno>
 
 #include "netipc/uds.h"
+#include "netipc/shm.h"
 #include "sys_linux.h"
 
 namespace netipc {
-
-struct ClientSession::ShmState {};
 
 Limits client_inbound_limits(const wire::HelloAck& a) {
   return Limits{a.agreed_max_response_payload_bytes, a.agreed_max_response_batch_items};
@@ -56,10 +55,6 @@ Result<size_t> recv_packet(int fd, uint8_t* buf, size_t len) {
 
 }  // namespace
 
-ClientSession::ClientSession() = default;
-ClientSession::ClientSession(ClientSession&&) noexcept = default;
-ClientSession& ClientSession::operator=(ClientSession&&) noexcept = default;
-ClientSession::~ClientSession() = default;
 
 Result<ClientSession> ClientSession::connect(const std::string& run_dir,
                                              const std::string& service,
@@ -107,10 +102,6 @@ Result<ClientSession> ClientSession::connect(const std::string& run_dir,
   return s;
 }
 
-Status ClientSession::attach_shm(const std::string&, const std::string&, int64_t, int) {
-  return make_error(Errc::kUnsupported, "shared-memory profile not available in this build");
-}
-
 Status ClientSession::send_request(uint16_t method, uint64_t message_id, ByteSpan payload,
                                    uint32_t item_count, int64_t deadline_ns, int abort_fd) {
   if (std::find(in_flight_.begin(), in_flight_.end(), message_id) != in_flight_.end()) {
@@ -122,8 +113,11 @@ Status ClientSession::send_request(uint16_t method, uint64_t message_id, ByteSpa
   h.item_count = item_count == 0 ? 1 : item_count;
   h.flags = h.item_count >= 2 ? wire::kFlagBatch : 0;
   h.message_id = message_id;
+  if (shm_ && !in_flight_.empty()) {
+    return make_error(Errc::kInvalidArgument, "shared memory carries one request at a time");
+  }
   in_flight_.push_back(message_id);
-  Status st = conn_.send(h, payload, deadline_ns, abort_fd);
+  Status st = shm_ ? shm_send(h, payload) : conn_.send(h, payload, deadline_ns, abort_fd);
   if (!st.ok()) {
     if (st.code() == Errc::kLimitExceeded) {
       in_flight_.pop_back();  // nothing was sent
@@ -135,7 +129,7 @@ Status ClientSession::send_request(uint16_t method, uint64_t message_id, ByteSpa
 }
 
 Result<Message> ClientSession::receive_response(int64_t deadline_ns, int abort_fd) {
-  auto m = conn_.receive(deadline_ns, abort_fd);
+  auto m = shm_ ? shm_receive(deadline_ns, abort_fd) : conn_.receive(deadline_ns, abort_fd);
   if (!m.ok()) {
     if (m.code() != Errc::kTimeout && m.code() != Errc::kAborted) in_flight_.clear();
     return m;

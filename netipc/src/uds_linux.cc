@@ -142,6 +142,17 @@ Result<UdsListener> UdsListener::listen(const std::string& run_dir, const std::s
     int e = errno;
     return make_error(e == EADDRINUSE ? Errc::kAddrInUse : Errc::kSystem, "bind", e);
   }
+  // bind() applied the umask on top; a mode wider than 0600 (a group that
+  // may connect) is restored exactly. This only ever widens a node that was
+  // stricter than asked, in a directory nobody else can write.
+  struct stat created {};
+  if (::stat(path->c_str(), &created) == 0 &&
+      (created.st_mode & 07777) != (options.socket_mode & 07777) &&
+      ::chmod(path->c_str(), options.socket_mode) != 0) {
+    const int e = errno;
+    ::unlink(path->c_str());
+    return make_error(Errc::kSystem, "chmod socket", e);
+  }
   UdsListener l;
   l.fd_ = std::move(*fd);
   l.path_ = *path;

@@ -52,7 +52,13 @@ int fail(const std::string& message) {
   return 1;
 }
 
-void run_until_signal(uv_loop_t* loop, const std::function<void()>& on_signal) {
+std::string auth_token_check(const std::string& text) {
+  auto v = parse_auth_token(text);
+  return v.ok() ? std::string() : std::string(v.error().what);
+}
+
+void run_until_signal(uv_loop_t* loop, const std::function<void()>& ready,
+                      const std::function<void()>& on_signal) {
   struct Ctx {
     std::function<void()> fn;
     uv_signal_t sigint{}, sigterm{};
@@ -73,6 +79,7 @@ void run_until_signal(uv_loop_t* loop, const std::function<void()>& on_signal) {
   ctx.sigterm.data = &ctx;
   uv_signal_start(&ctx.sigint, cb, SIGINT);
   uv_signal_start(&ctx.sigterm, cb, SIGTERM);
+  ready();
   uv_run(loop, UV_RUN_DEFAULT);
 }
 

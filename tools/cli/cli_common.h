@@ -29,8 +29,14 @@ void transport_profiles(const std::string& transport, uint32_t* supported, uint3
 int fail(const std::string& context, const Error& error);
 int fail(const std::string& message);
 
-// Runs `loop` until SIGINT/SIGTERM, then calls on_signal (which must close
-// what keeps the loop alive) and runs the loop to completion.
-void run_until_signal(uv_loop_t* loop, const std::function<void()>& on_signal);
+// Installs SIGINT/SIGTERM handlers on `loop`, calls ready() (which prints
+// READY: signals sent from then on are handled), runs the loop until a
+// signal arrives, then calls on_signal (which must close what keeps the
+// loop alive) and runs the loop to completion.
+void run_until_signal(uv_loop_t* loop, const std::function<void()>& ready,
+                      const std::function<void()>& on_signal);
+
+// CLI11 validator for --auth-token (bad values are argument errors: exit 2).
+std::string auth_token_check(const std::string& text);
 
 }  // namespace netipc::cli

@@ -22,7 +22,8 @@ void add_endpoint_options(CLI::App* app, EndpointOptions* o) {
   app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket")->required();
   app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)")->required();
   app->add_option("--auth-token", o->auth_token_hex,
-                  "Shared secret, 0x-prefixed hex (default 0)");
+                  "Shared secret, 0x-prefixed hex (default 0)")
+      ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
   app->add_option("--transport", o->transport, "uds or shm (default uds)")
       ->check(CLI::IsMember({"uds", "shm"}));
 }
@@ -46,10 +47,14 @@ int serve_increment(const EndpointOptions& o) {
     uv_loop_close(&loop);
     return fail("cannot serve " + o.run_dir + "/" + o.service + ".sock", server.error());
   }
-  std::printf("READY\n");
-  std::fflush(stdout);
   uv::Server* srv = server->get();
-  run_until_signal(&loop, [srv] { srv->stop(1000, [] {}); });
+  run_until_signal(
+      &loop,
+      [] {
+        std::printf("READY\n");
+        std::fflush(stdout);
+      },
+      [srv] { srv->stop(1000, [] {}); });
   const int rc = uv_loop_close(&loop);
   return rc == 0 ? 0 : fail("event loop did not close cleanly");
 }

@@ -48,6 +48,7 @@ enum class Errc : uint16_t {
   kNotReady,
   kPermission,  // peer credentials or file ownership refused
   kNoSpace,     // backing store full (fallocate)
+  kShmUnavailable,  // an SHM profile was agreed but its region could not be attached
   kNoMemory,
   kSystem,  // an unexpected system call failure; see sys_errno
 };

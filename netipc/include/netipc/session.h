@@ -30,9 +30,12 @@ class ClientSession {
  public:
   // Connects to {run_dir}/{service}.sock and runs the handshake. A zero
   // packet_size in the proposal is resolved from the socket (SO_SNDBUF -
-  // 32). Errors: kNotFound (no server), kAuthFailed, kUnsupported,
+  // 32). When the ACK selects a shared-memory profile the session attaches
+  // the region and moves every request/response there (one in flight).
+  // Errors: kNotFound (no server), kAuthFailed, kUnsupported,
   // kIncompatible, kLimitExceeded (handshake rejections), kTimeout,
-  // kAborted, kPeerGone/kProtocol (server closed or misbehaved).
+  // kAborted, kPeerGone/kProtocol (server closed or misbehaved),
+  // kShmUnavailable (SHM agreed, region not attachable).
   static Result<ClientSession> connect(const std::string& run_dir, const std::string& service,
                                        const ClientProposal& proposal, int64_t deadline_ns = 0,
                                        int abort_fd = -1);
@@ -60,14 +63,16 @@ class ClientSession {
   // receive.
   Result<Message> receive_response(int64_t deadline_ns = 0, int abort_fd = -1);
 
-  // SHM sessions: attaches the region named by the session id (the server
-  // created it before acknowledging). Called by connect() when SHM is
-  // selected; exposed for the Level-2 fallback logic.
   struct ShmState;
 
  private:
+  // SHM sessions: attaches the region named by the session id (the server
+  // created it before acknowledging). Any failure is kShmUnavailable: the
+  // Level-2 client then stops proposing SHM and reconnects on the socket.
   Status attach_shm(const std::string& run_dir, const std::string& service, int64_t deadline_ns,
                     int abort_fd);
+  Status shm_send(const wire::Header& header, ByteSpan payload);
+  Result<Message> shm_receive(int64_t deadline_ns, int abort_fd);
   UdsConnection conn_;
   wire::HelloAck ack_;
   std::vector<uint64_t> in_flight_;

@@ -2,11 +2,16 @@
 // in server_session.cc.
 #include "netipc/uv/server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cassert>
+#include <cerrno>
 
 #include "../sys_linux.h"
 #include "netipc/handshake.h"
 #include "netipc/session.h"
+#include "netipc/shm_service.h"
 #include "server_impl.h"
 
 namespace netipc::uv {
@@ -55,9 +60,21 @@ ServerImpl::~ServerImpl() {
 }
 
 Status ServerImpl::start() {
-  // SHM is not negotiated by this server yet: only the socket profile.
-  config_.supported_profiles &= wire::kProfileUds;
-  if (config_.supported_profiles == 0) config_.supported_profiles = wire::kProfileUds;
+  // Only POSIX profiles; the socket is always offered (it is the baseline).
+  config_.supported_profiles = (config_.supported_profiles & wire::kProfilesPosix) |
+                               wire::kProfileUds;
+  if ((config_.supported_profiles & wire::kProfileShmMask) != 0) {
+    run_dir_fd_.reset(::open(config_.run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!run_dir_fd_) return make_error(Errc::kUnsafeRunDir, "open run dir", errno);
+    // Regions left by dead owners go before we listen (transports B.12).
+    shm::CleanupStats cs;
+    Status cleaned = shm::cleanup_stale_regions(run_dir_fd_.get(), config_.service, &cs);
+    if (!cleaned.ok()) return cleaned;
+    if (cs.reclaimed > 0) {
+      NETIPC_LOG(kInfo, "%s: removed %u stale shared-memory region(s)", config_.service.c_str(),
+                 cs.reclaimed);
+    }
+  }
   auto l = UdsListener::listen(config_.run_dir, config_.service, config_.listener);
   if (!l.ok()) return l.error();
   listener_ = std::move(*l);
@@ -70,7 +87,9 @@ Status ServerImpl::start() {
   uv_timer_start(&sweep_timer_, &ServerImpl::on_sweep, kSweepPeriodMs, kSweepPeriodMs);
   uv_timer_init(loop_, &stop_timer_);
   stop_timer_.data = this;
-  open_handles_ = 3;
+  uv_async_init(loop_, &reap_async_, &ServerImpl::on_reap);
+  reap_async_.data = this;
+  open_handles_ = 4;
   return ok_status();
 }
 
@@ -81,7 +100,7 @@ ServerStats ServerImpl::stats() const {
   s.sessions_dropped = st_dropped_.load(std::memory_order_relaxed);
   s.requests = st_requests_.load(std::memory_order_relaxed);
   s.shm_sessions = st_shm_.load(std::memory_order_relaxed);
-  s.sessions_active = sessions_.size();
+  s.sessions_active = st_active_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -146,6 +165,7 @@ void ServerImpl::accept_pending() {
     uv_poll_init(loop_, &s->poll, s->conn.fd());
     s->poll.data = s;
     sessions_.insert(s);
+    st_active_.fetch_add(1, std::memory_order_relaxed);
     set_events(s, UV_READABLE | UV_DISCONNECT);
   }
 }
@@ -175,6 +195,10 @@ void ServerImpl::do_handshake(Session* s) {
     d.reason = "server at its session limit";
     wire::encode_hello_ack_packet(d.ack, d.status, d.packet);
   }
+  if (d.outcome == ServerDecision::Outcome::kAccept &&
+      (d.ack.selected_profile & wire::kProfileShmMask) != 0) {
+    prepare_shm(s, &d, &policy);
+  }
   if (d.outcome == ServerDecision::Outcome::kCloseSilent) {
     if (peer_message_allowed()) {
       NETIPC_LOG(kWarning, "%s: dropped a connection: %s", config_.service.c_str(), d.reason);
@@ -199,6 +223,70 @@ void ServerImpl::do_handshake(Session* s) {
   s->state = Session::State::kServing;
   ++serving_;
   st_accepted_.fetch_add(1, std::memory_order_relaxed);
+  if (s->shm) {
+    // The waiter thread owns the traffic now; the loop no longer polls the
+    // socket (the thread watches it for hang-up between wait slices).
+    st_shm_.fetch_add(1, std::memory_order_relaxed);
+    set_events(s, 0);
+    Session::Shm* shm = s->shm.get();
+    shm->thread = std::thread([this, s, shm] {
+      ShmSessionEnd end = serve_shm_session(shm->region, s->conn.fd(), s->ack, config_.method,
+                                            handler_, shm->stop,
+                                            [this](uint32_t n) { grow_response(n); });
+      if (end.dropped && peer_message_allowed()) {
+        NETIPC_LOG(kWarning, "%s: shared-memory session %llu dropped: %s",
+                   config_.service.c_str(), static_cast<unsigned long long>(s->id),
+                   errc_name(end.reason));
+      }
+      st_requests_.fetch_add(end.requests, std::memory_order_relaxed);
+      if (end.dropped) st_dropped_.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(reap_mu_);
+        reap_.push_back(s);
+      }
+      uv_async_send(&reap_async_);
+    });
+  }
+}
+
+void ServerImpl::prepare_shm(Session* s, ServerDecision* d, ServerPolicy* policy) {
+  // The region is sized from this session's agreed limits and complete
+  // before the ACK that selects it is sent.
+  auto region = ShmRegion::create(
+      run_dir_fd_.get(), config_.service, d->ack.session_id,
+      static_cast<uint32_t>(wire::kHeaderLen) + d->ack.agreed_max_request_payload_bytes,
+      static_cast<uint32_t>(wire::kHeaderLen) + d->ack.agreed_max_response_payload_bytes);
+  if (region.ok()) {
+    s->shm = std::make_unique<Session::Shm>();
+    s->shm->region = std::move(*region);
+    return;
+  }
+  if (peer_message_allowed()) {
+    NETIPC_LOG(kWarning, "%s: shared memory unavailable for session %llu (%s); using the socket",
+               config_.service.c_str(), static_cast<unsigned long long>(d->ack.session_id),
+               region.error().message().c_str());
+  }
+  policy->supported_profiles &= ~wire::kProfileShmMask;
+  policy->preferred_profiles &= ~wire::kProfileShmMask;
+  // Same session id: the decision is remade without the SHM profiles.
+  ServerDecision fallback;
+  uint8_t hello[wire::kHelloPacketLen];
+  wire::encode_hello_packet(d->hello, hello);
+  fallback = server_handshake(*policy, ByteSpan(hello, sizeof hello), d->ack.session_id);
+  *d = fallback;
+}
+
+void ServerImpl::on_reap(uv_async_t* async) {
+  auto* self = static_cast<ServerImpl*>(async->data);
+  std::vector<Session*> done;
+  {
+    std::lock_guard<std::mutex> lock(self->reap_mu_);
+    done.swap(self->reap_);
+  }
+  for (Session* s : done) {
+    if (s->shm->thread.joinable()) s->shm->thread.join();
+    self->close_session(s, false);
+  }
 }
 
 void ServerImpl::on_sweep(uv_timer_t* timer) {
@@ -236,6 +324,7 @@ void ServerImpl::close_session(Session* s, bool dropped) {
 
 void ServerImpl::on_session_closed(Session* s) {
   sessions_.erase(s);
+  st_active_.fetch_sub(1, std::memory_order_relaxed);
   delete s;
   maybe_finish_stop();
 }
@@ -257,13 +346,23 @@ void ServerImpl::stop(uint32_t deadline_ms, std::function<void()> done) {
     self->maybe_finish_stop();
   });
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), closed);
-  // Sessions that are not in the middle of sending a response go now.
+  // Sessions that are not in the middle of sending a response go now;
+  // shared-memory waiter threads see their stop flag within one wait slice
+  // and hand their session back through reap_async_.
   std::vector<Session*> idle;
+  size_t busy = 0;
   for (Session* s : sessions_) {
-    if (!s->conn.send_pending()) idle.push_back(s);
+    if (s->shm && s->shm->thread.joinable()) {
+      s->shm->stop.store(true, std::memory_order_release);
+      ++busy;
+    } else if (!s->conn.send_pending()) {
+      idle.push_back(s);
+    } else {
+      ++busy;
+    }
   }
   for (Session* s : idle) close_session(s, false);
-  if (sessions_.size() > idle.size()) {
+  if (busy > 0) {
     uv_timer_start(&stop_timer_, &ServerImpl::on_stop_deadline, deadline_ms, 0);
   } else {
     close_stop_timer();
@@ -272,7 +371,11 @@ void ServerImpl::stop(uint32_t deadline_ms, std::function<void()> done) {
 
 void ServerImpl::on_stop_deadline(uv_timer_t* timer) {
   auto* self = static_cast<ServerImpl*>(timer->data);
-  std::vector<Session*> all(self->sessions_.begin(), self->sessions_.end());
+  std::vector<Session*> all;
+  for (Session* s : self->sessions_) {
+    // A waiter thread still running is reaped when it notices its flag.
+    if (!(s->shm && s->shm->thread.joinable())) all.push_back(s);
+  }
   for (Session* s : all) self->close_session(s, false);
   self->close_stop_timer();
 }
@@ -290,7 +393,17 @@ void ServerImpl::close_stop_timer() {
 void ServerImpl::maybe_finish_stop() {
   if (!stopping_) return;
   // The last session finished its response before the deadline.
-  if (sessions_.empty()) close_stop_timer();
+  if (sessions_.empty()) {
+    close_stop_timer();
+    if (!reap_closing_) {
+      reap_closing_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&reap_async_), [](uv_handle_t* h) {
+        auto* me = static_cast<ServerImpl*>(h->data);
+        --me->open_handles_;
+        me->maybe_finish_stop();
+      });
+    }
+  }
   if (open_handles_ > 0 || !sessions_.empty() || !stop_done_) return;
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;

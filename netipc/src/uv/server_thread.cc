@@ -51,6 +51,7 @@ Result<std::unique_ptr<ServerThread>> ServerThread::start(ServerConfig config, H
   if (!server.ok()) {
     uv_run(&ls->loop, UV_RUN_NOWAIT);
     uv_loop_close(&ls->loop);
+    st->stopped_ = true;  // nothing to stop: the destructor must not touch the loop
     return server.error();
   }
   st->server_ = std::move(*server);
@@ -76,7 +77,7 @@ Result<std::unique_ptr<ServerThread>> ServerThread::start(ServerConfig config, H
 }
 
 void ServerThread::stop(uint32_t deadline_ms) {
-  if (stopped_) return;
+  if (stopped_ || thread_ == nullptr) return;
   stopped_ = true;
   state_->deadline_ms.store(deadline_ms);
   uv_async_send(&state_->stop_async);

@@ -282,7 +282,7 @@ TEST(ClientPolicy, ShmAttachFailureStripsShmForLifeAndReconnectsAtOnce) {
   c.preferred_profiles = wire::kProfileShmHybrid;
   ClientPolicy p = make(c);
   EXPECT_EQ(p.start_call(8, 1, false), Step::kConnect);
-  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kNoSpace, "attach")), Step::kConnect);
+  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kShmUnavailable, "attach")), Step::kConnect);
   EXPECT_EQ(p.proposal().supported_profiles, wire::kProfileUds);
   EXPECT_EQ(p.proposal().preferred_profiles, 0u);
   EXPECT_EQ(p.on_connected(ack()), Step::kAttempt);
@@ -291,7 +291,7 @@ TEST(ClientPolicy, ShmAttachFailureStripsShmForLifeAndReconnectsAtOnce) {
   // A later failure of the same kind is an ordinary connect failure now.
   p.reset();
   p.start_call(8, 1, false);
-  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kNoSpace)), Step::kFail);
+  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kShmUnavailable)), Step::kFail);
   EXPECT_EQ(p.proposal().supported_profiles, wire::kProfileUds);
 }
 
@@ -300,7 +300,7 @@ TEST(ClientPolicy, ShmOnlyConfigWhoseAttachFailsIsDisconnected) {
   c.supported_profiles = wire::kProfileShmHybrid;
   ClientPolicy p = make(c);
   p.start_call(8, 1, false);
-  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kNoSpace)), Step::kFail);
+  EXPECT_EQ(p.on_connect_failed(make_error(Errc::kShmUnavailable)), Step::kFail);
   EXPECT_EQ(p.state(), ClientState::kDisconnected);
   EXPECT_EQ(p.proposal().supported_profiles, wire::kProfileShmHybrid);
 }

@@ -53,7 +53,7 @@ struct ServerConfig {
 struct ServerStats {
   uint64_t sessions_accepted = 0;   // completed handshakes
   uint64_t sessions_rejected = 0;   // handshake rejections (auth, limits, busy...)
-  uint64_t sessions_active = 0;
+  uint64_t sessions_active = 0;    // connections held (handshaking or serving)
   uint64_t sessions_dropped = 0;    // closed for malformed traffic or timeouts
   uint64_t requests = 0;
   uint64_t shm_sessions = 0;
