@@ -1,0 +1,122 @@
+// A cgroups-snapshot consumer for provider tests: a real netipc::Client and
+// the typed call, returning owned items. Also the provider binary's path and
+// a spawner that captures its stdout and stderr together.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "netipc/cgroup_item.h"
+#include "netipc/cgroups_snapshot_call.h"
+#include "netipc/client.h"
+#include "netipc/codec/cgroups.h"
+#include "netipc/wire.h"
+#include "test_support.h"
+
+namespace netipc::cgroups_provider::testing {
+
+struct Fetched {
+  uint64_t generation = 0;
+  uint32_t systemd_enabled = 0;
+  uint16_t layout = 0;
+  std::vector<CgroupItem> items;
+
+  const CgroupItem* find(const std::string& name) const {
+    for (const auto& i : items) {
+      if (i.name == name) return &i;
+    }
+    return nullptr;
+  }
+  const CgroupItem* find_path(const std::string& path) const {
+    for (const auto& i : items) {
+      if (i.path == path) return &i;
+    }
+    return nullptr;
+  }
+};
+
+struct FetcherOptions {
+  uint16_t layout = 0;  // 0 = automatic (2, falling back to 1)
+  uint64_t auth_token = 0;
+  bool shm = false;  // offer and prefer SHM_HYBRID
+  int timeout_ms = 10000;
+};
+
+class SnapshotFetcher {
+ public:
+  static Result<SnapshotFetcher> create(const std::string& run_dir, const std::string& service,
+                                        const FetcherOptions& o = {}) {
+    ClientConfig c;
+    c.run_dir = run_dir;
+    c.service = service;
+    c.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+    c.auth_token = o.auth_token;
+    c.call_timeout_ms = o.timeout_ms;
+    c.connect_timeout_ms = o.timeout_ms;
+    if (o.shm) {
+      c.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
+      c.preferred_profiles = wire::kProfileShmHybrid;
+    }
+    auto client = Client::create(c);
+    if (!client.ok()) return client.error();
+    return SnapshotFetcher(std::move(*client), o.layout);
+  }
+
+  // One CGROUPS_SNAPSHOT call, decoded into owned items.
+  Result<Fetched> fetch() {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto msg = client_.call(call_.request());
+      if (!msg.ok()) {
+        if (call_.fall_back_on(msg.error())) continue;
+        return msg.error();
+      }
+      codec::CgroupsSnapshotViews views;
+      Status st = call_.decode(msg->payload, &views);
+      if (!st.ok()) return st.error();
+      Fetched f;
+      f.generation = views.generation;
+      f.systemd_enabled = views.systemd_enabled;
+      f.layout = call_.layout();
+      f.items.reserve(views.items.size());
+      for (const auto& v : views.items)
+        f.items.push_back(v.to_owned());
+      return f;
+    }
+    return make_error(Errc::kInternalError, "layout fallback loop");
+  }
+
+  Client& client() { return client_; }
+
+ private:
+  SnapshotFetcher(Client c, uint16_t layout) : client_(std::move(c)), call_(layout) {}
+  Client client_;
+  CgroupsSnapshotCall call_;
+};
+
+inline std::string provider_binary() {
+  return test::built_binary("tools/provider/netipc-cgroups-provider");
+}
+
+// Runs the provider with stderr merged into the captured stdout.
+inline test::Child spawn_provider(const std::vector<std::string>& args) {
+  std::string cmd = "exec '" + provider_binary() + "'";
+  for (const auto& a : args)
+    cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  return test::Child::spawn({"/bin/sh", "-c", cmd});
+}
+
+// Lines of `text` that start with `prefix`.
+inline size_t count_lines_with(const std::string& text, const std::string& needle) {
+  size_t n = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    if (text.substr(pos, nl - pos).find(needle) != std::string::npos) ++n;
+    pos = nl + 1;
+  }
+  return n;
+}
+
+}  // namespace netipc::cgroups_provider::testing

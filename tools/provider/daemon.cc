@@ -1,0 +1,201 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <time.h>
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string_view>
+
+#include "cgroups_provider/provider.h"
+#include "cgroups_provider/scanner.h"
+#include "netipc/log.h"
+#include "netipc/wire.h"
+
+namespace netipc::provider_daemon {
+
+using cgroups_provider::CgroupRoot;
+using cgroups_provider::CgroupsProvider;
+using cgroups_provider::Scanner;
+using cgroups_provider::ScannerConfig;
+using cgroups_provider::ScanStats;
+
+namespace {
+
+void stderr_sink(LogLevel level, const char* message, void*) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &t);
+  std::fprintf(stderr, "%s.%03ldZ netipc-cgroups-provider %s: %s\n", when, ts.tv_nsec / 1000000,
+               log_level_name(level), message);
+}
+
+double ms_of(const ScanStats& s) {
+  return static_cast<double>(s.duration_ns) / 1e6;
+}
+
+std::string describe(const CgroupRoot& root, const cgroups_provider::CgroupfsLayout& layout) {
+  std::string v = cgroups_provider::cgroup_version_name(layout.version);
+  if (layout.hybrid) v += " (hybrid)";
+  std::string bases =
+      layout.version == cgroups_provider::CgroupVersion::kV2
+          ? layout.unified_base
+          : layout.cpuacct_base + ", " + layout.blkio_base + ", " + layout.memory_base;
+  return root.path + (root.directory_tree ? " (a directory tree)" : "") + ": cgroup " + v +
+         ", walking " + bases;
+}
+
+// Everything the loop callbacks reach.
+struct Daemon {
+  const DaemonOptions* options = nullptr;
+  std::unique_ptr<Scanner> scanner;
+  std::unique_ptr<CgroupsProvider> provider;
+  uv_loop_t loop{};
+  uv_timer_t rescan{};
+  uv_signal_t sigint{};
+  uv_signal_t sigterm{};
+  bool stopping = false;
+  RateLimiter scan_errors{3, 600000};
+
+  // Runs on the provider's encoder thread (one scan at a time).
+  Result<CgroupsProvider::Items> scan() {
+    auto r = scanner->scan();
+    if (!r.ok()) {
+      uint64_t suppressed = 0;
+      if (scan_errors.allow(&suppressed)) {
+        NETIPC_LOG(kError, "scan failed, still serving the previous snapshot: %s",
+                   r.error().message().c_str());
+      }
+      return make_error(r.code(), "");  // logged here
+    }
+    const ScanStats& s = r->stats;
+    if (r->changed || options->verbose) {
+      NETIPC_LOG(kInfo,
+                 "scan: %llu cgroups%s, %llu directories (%llu listed), %llu not published over "
+                 "--max-cgroups, %llu unreadable, %.1f ms",
+                 static_cast<unsigned long long>(s.cgroups_published),
+                 r->changed ? " (changed)" : " (unchanged)",
+                 static_cast<unsigned long long>(s.dirs_visited),
+                 static_cast<unsigned long long>(s.dirs_listed),
+                 static_cast<unsigned long long>(s.skipped_by_limit),
+                 static_cast<unsigned long long>(s.unreadable), ms_of(s));
+    }
+    return r->items;
+  }
+
+  void on_signal(int signum) {
+    if (stopping) return;
+    stopping = true;
+    NETIPC_LOG(kInfo, "%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_close(reinterpret_cast<uv_handle_t*>(&rescan), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    provider->stop(1000, [] { NETIPC_LOG(kInfo, "stopped: endpoint removed"); });
+  }
+};
+
+int fail(const std::string& message) {
+  NETIPC_LOG(kError, "%s", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+void install_log_sink() {
+  set_log_sink(stderr_sink, nullptr);
+}
+
+int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
+  Daemon d;
+  d.options = &o;
+  ScannerConfig sc;
+  sc.fs = root.fs;
+  sc.max_cgroups = o.max_cgroups;
+  sc.warn = [](std::string_view msg) {
+    NETIPC_LOG(kWarning, "%.*s", static_cast<int>(msg.size()), msg.data());
+  };
+  auto scanner = Scanner::create(std::move(sc));
+  if (!scanner.ok()) return fail("cannot scan " + root.path + ": " + scanner.error().message());
+  d.scanner = std::make_unique<Scanner>(std::move(*scanner));
+  NETIPC_LOG(kInfo, "%s", describe(root, d.scanner->layout()).c_str());
+
+  if (int rc = uv_loop_init(&d.loop); rc != 0) {
+    return fail(std::string("uv_loop_init: ") + uv_strerror(rc));
+  }
+  cgroups_provider::ProviderConfig pc;
+  pc.run_dir = o.run_dir;
+  pc.service = o.service;
+  pc.auth_token = o.auth_token;
+  if (o.transport == "shm") {
+    pc.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
+    pc.preferred_profiles = wire::kProfileShmHybrid;
+  }
+  auto provider = CgroupsProvider::create(&d.loop, pc);
+  if (!provider.ok()) {
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d.loop);
+    return fail("cannot serve " + o.run_dir + "/" + o.service +
+                ".sock: " + provider.error().message());
+  }
+  d.provider = std::move(*provider);
+
+  // The first scan and publish happen before the loop serves anyone.
+  int rc = 0;
+  auto first = d.scanner->scan();
+  if (!first.ok()) {
+    rc = fail("first scan of " + root.path + " failed: " + first.error().message());
+  } else {
+    NETIPC_LOG(kInfo, "first scan: %llu cgroups, %llu directories, %.1f ms",
+               static_cast<unsigned long long>(first->stats.cgroups_published),
+               static_cast<unsigned long long>(first->stats.dirs_visited), ms_of(first->stats));
+    auto published = d.provider->publish_now(first->items);
+    if (!published.ok()) rc = fail("cannot publish the first snapshot");
+  }
+  if (rc != 0) {
+    d.provider->stop(0, nullptr);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    d.provider.reset();
+    uv_loop_close(&d.loop);
+    return rc;
+  }
+
+  const auto interval_ms = static_cast<uint64_t>(o.rescan_seconds * 1000 + 0.5);
+  uv_timer_init(&d.loop, &d.rescan);
+  d.rescan.data = &d;
+  uv_timer_start(
+      &d.rescan,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Daemon*>(t->data);
+        self->provider->refresh_from([self] { return self->scan(); });
+      },
+      interval_ms, interval_ms);
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    static_cast<Daemon*>(h->data)->on_signal(signum);
+  };
+  uv_signal_init(&d.loop, &d.sigint);
+  uv_signal_init(&d.loop, &d.sigterm);
+  d.sigint.data = &d;
+  d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+
+  NETIPC_LOG(kInfo, "serving %s (%s), rescanning every %.3g s, at most %zu cgroups",
+             d.provider->socket_path().c_str(),
+             o.transport == "shm" ? "unix socket + shared memory" : "unix socket", o.rescan_seconds,
+             o.max_cgroups);
+  std::printf("READY\n");
+  std::fflush(stdout);
+
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+  d.provider.reset();
+  d.scanner.reset();
+  rc = uv_loop_close(&d.loop);
+  return rc == 0 ? 0 : fail(std::string("event loop did not close cleanly: ") + uv_strerror(rc));
+}
+
+}  // namespace netipc::provider_daemon
