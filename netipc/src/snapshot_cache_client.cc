@@ -1,0 +1,131 @@
+#include "netipc/snapshot_cache_client.h"
+
+#include <new>
+#include <utility>
+
+#include "netipc/wire.h"
+#include "sys_linux.h"
+
+namespace netipc {
+
+Result<std::unique_ptr<SnapshotCache>> SnapshotCache::create(ClientConfig config,
+                                                             SnapshotCacheOptions options) {
+  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+  if (config.method == 0) config.method = method;
+  if (config.method != method) {
+    return make_error(Errc::kInvalidArgument, "SnapshotCache: method must be CGROUPS_SNAPSHOT");
+  }
+  if (options.layout > codec::kCgroupsLayoutProtobuf) {
+    return make_error(Errc::kInvalidArgument, "SnapshotCache: layout must be 0, 1 or 2");
+  }
+  auto client = Client::create(config);
+  if (!client.ok()) return client.error();
+  std::unique_ptr<SnapshotCache> cache(new (std::nothrow)
+                                           SnapshotCache(std::move(*client), std::move(options)));
+  if (!cache) return make_error(Errc::kNoMemory, "SnapshotCache");
+  return cache;
+}
+
+SnapshotCache::SnapshotCache(Client client, SnapshotCacheOptions options)
+    : client_(std::move(client)),
+      call_(options.layout),
+      max_snapshot_bytes_(options.max_snapshot_bytes),
+      store_(options.store ? std::move(options.store) : std::make_shared<SnapshotStore>()) {
+  layout_.store(call_.layout(), std::memory_order_relaxed);
+  client_status_ = client_.status();
+  store_->set_connection_state(client_.state());
+}
+
+SnapshotCache::~SnapshotCache() = default;
+
+Status SnapshotCache::refresh(int timeout_ms, RefreshOutcome* outcome) {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  RefreshOutcome local;
+  RefreshOutcome& out = outcome != nullptr ? *outcome : local;
+  out = RefreshOutcome{};
+  const char* service = client_.config().service.c_str();
+
+  // Steps 1-2: the call connects (or reconnects from BROKEN) by itself;
+  // a layout-2 rejection switches to layout 1 and retries once at once.
+  const int64_t t0 = detail::monotonic_ns();
+  auto reply = client_.call(call_.request(), 1, timeout_ms);
+  if (!reply.ok() && call_.fall_back_on(reply.error())) {
+    layout_.store(call_.layout(), std::memory_order_relaxed);
+    reply = client_.call(call_.request(), 1, timeout_ms);
+  }
+  const int64_t t1 = detail::monotonic_ns();
+  out.call_ns = t1 - t0;
+  out.layout = call_.layout();
+
+  Status result;
+  if (!reply.ok()) {
+    // Step 3: the cache is untouched.
+    out.error = reply.error();
+    record_refresh_failure(store_.get(), service, &out);
+    result = out.error;
+  } else {
+    out.payload_bytes = reply->payload.size;
+    bool malformed = false;
+    auto snap = build_snapshot_from_response(call_, reply->payload, &scratch_, max_snapshot_bytes_,
+                                             &malformed);
+    scratch_.items.clear();  // its views point into the client's buffer
+    if (!snap.ok()) {
+      // Step 4: the cache is untouched; a malformed response also ends
+      // the session (our difference from upstream, see the header).
+      out.error = snap.error();
+      out.malformed = malformed;
+      if (malformed) {
+        client_.reset();
+        malformed_.fetch_add(1, std::memory_order_relaxed);
+      }
+      record_refresh_failure(store_.get(), service, &out);
+      result = out.error;
+    } else {
+      // Step 5.
+      publish_refresh(store_.get(), service, std::move(snap).value(), &out);
+      if (!out.ok()) result = out.error;
+    }
+    out.build_ns = detail::monotonic_ns() - t1;
+  }
+  mirror_client_status();
+  return result;
+}
+
+void SnapshotCache::mirror_client_status() {
+  const ClientStatus st = client_.status();
+  store_->set_connection_state(st.state);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  client_status_ = st;
+}
+
+ClientStatus SnapshotCache::client_status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return client_status_;
+}
+
+Status SnapshotCache::copy(uint32_t hash, std::string_view name, CgroupItem* out) const noexcept {
+  ReadGuard g(*store_);
+  const CgroupItemView* v = g.find(hash, name);
+  if (v == nullptr) return make_error(Errc::kNotFound, "SnapshotCache::copy: no such item");
+  return g.copy(v, out);
+}
+
+void SnapshotCache::clear_abort() {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  client_.clear_abort();
+}
+
+void SnapshotCache::reset_connection() {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  client_.reset();
+  mirror_client_status();
+}
+
+Status SnapshotCache::close() {
+  std::lock_guard<std::mutex> lock(refresh_mu_);
+  client_.reset();
+  mirror_client_status();
+  return store_->clear();
+}
+
+}  // namespace netipc

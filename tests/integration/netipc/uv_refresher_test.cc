@@ -1,0 +1,295 @@
+// uv::Refresher on a real libuv loop against a real provider: the first
+// refresh right away, then periodic; the loop keeps ticking while a refresh
+// builds (the build runs on the threadpool); failures keep the snapshot and
+// never stop the schedule; a malformed answer drops the session; stop() is
+// clean in every phase (no callback after it, uv_loop_close() == 0).
+#include "netipc/uv/refresher.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache_test_util.h"
+#include "test_support.h"
+
+namespace netipc::uv {
+namespace {
+
+using cache_test::items_of;
+using cache_test::Mode;
+using cache_test::TestProvider;
+using Clock = std::chrono::steady_clock;
+
+class UvRefresherTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
+  void TearDown() override {
+    // Every test stops its refresher; the loop must then close cleanly.
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+  // Runs the loop until pred() holds or `ms` pass (a 5 ms watchdog keeps
+  // the loop waking up to look at the deadline).
+  bool run_until(const std::function<bool()>& pred, int ms = 10000) {
+    uv_timer_t wd;
+    uv_timer_init(&loop_, &wd);
+    uv_timer_start(
+        &wd, [](uv_timer_t*) {}, 5, 5);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+    bool ok = pred();
+    while (!ok && Clock::now() < deadline) {
+      uv_run(&loop_, UV_RUN_ONCE);
+      ok = pred();
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&wd), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    return ok;
+  }
+
+  std::unique_ptr<Refresher> make(int interval_ms, std::shared_ptr<SnapshotStore> store = nullptr) {
+    ClientConfig c;
+    c.run_dir = dir_.path();
+    c.service = service_;
+    c.call_timeout_ms = 5000;
+    RefresherConfig rc;
+    rc.interval_ms = interval_ms;
+    store_ = store ? store : std::make_shared<SnapshotStore>();
+    auto r = Refresher::create(&loop_, c, store_, rc);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return r.ok() ? std::move(*r) : nullptr;
+  }
+
+  void stop(Refresher* r) {
+    bool done = false;
+    r->stop([&] { done = true; });
+    EXPECT_TRUE(run_until([&] { return done; }));
+  }
+
+  uv_loop_t loop_{};
+  test::TempDir dir_;
+  std::string service_ = test::unique_service("refr");
+  std::shared_ptr<SnapshotStore> store_;
+};
+
+TEST_F(UvRefresherTest, CreateValidates) {
+  ClientConfig c;
+  c.run_dir = dir_.path();
+  c.service = service_;
+  auto store = std::make_shared<SnapshotStore>();
+  EXPECT_EQ(Refresher::create(nullptr, c, store).code(), Errc::kInvalidArgument);
+  EXPECT_EQ(Refresher::create(&loop_, c, nullptr).code(), Errc::kInvalidArgument);
+  c.method = static_cast<uint16_t>(wire::Method::kIncrement);
+  EXPECT_EQ(Refresher::create(&loop_, c, store).code(), Errc::kInvalidArgument);
+}
+
+TEST_F(UvRefresherTest, FirstRefreshRightAwayThenEveryInterval) {
+  auto p = TestProvider::start(dir_.path(), service_, 10);
+  const uint64_t gen = p->publish(items_of(1, 40));
+  // A long interval: only the immediate first refresh can happen.
+  auto r = make(3600 * 1000);
+  std::vector<RefreshOutcome> seen;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
+  ASSERT_TRUE(r->start().ok());
+  EXPECT_TRUE(seen.empty());  // never from inside start()
+  ASSERT_TRUE(run_until([&] { return !seen.empty(); }));
+  EXPECT_TRUE(seen[0].ok()) << seen[0].error.message();
+  EXPECT_EQ(seen[0].generation, gen);
+  EXPECT_EQ(store_->status().generation, gen);
+  EXPECT_EQ(store_->status().connection_state, ClientState::kReady);
+  EXPECT_EQ(r->attempts(), 1u);
+  EXPECT_EQ(r->set_on_refresh(nullptr).code(), Errc::kInvalidArgument);  // after start
+  EXPECT_EQ(r->start().code(), Errc::kInvalidArgument);
+  // refresh_now() runs another one, asynchronously.
+  ASSERT_TRUE(r->refresh_now());
+  EXPECT_FALSE(r->refresh_now());  // one at a time
+  EXPECT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(run_until([&] { return seen.size() == 2; }));
+  stop(r.get());
+
+  // Periodic: a 20 ms interval gives more refreshes over one session.
+  seen.clear();
+  auto q = make(20);
+  ASSERT_TRUE(q->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
+  ASSERT_TRUE(q->start().ok());
+  ASSERT_TRUE(run_until([&] { return seen.size() >= 4; }));
+  for (const auto& o : seen)
+    EXPECT_TRUE(o.ok());
+  EXPECT_EQ(q->client_status().connect_count, 1u);
+  EXPECT_GE(store_->status().refresh_success_count, 4u);
+  stop(q.get());
+  EXPECT_FALSE(q->refresh_now());
+}
+
+TEST_F(UvRefresherTest, BuildRunsOffTheLoopWhichKeepsTicking) {
+  auto p = TestProvider::start(dir_.path(), service_, 1);
+  const uint64_t gen = p->publish(items_of(2, 20000));
+  auto r = make(3600 * 1000);
+  const pthread_t loop_thread = pthread_self();
+
+  // A 1 ms timer on the same loop.
+  struct Ticker {
+    uv_timer_t t;
+    std::atomic<uint64_t> ticks{0};
+  } ticker;
+  uv_timer_init(&loop_, &ticker.t);
+  ticker.t.data = &ticker;
+  uv_timer_start(
+      &ticker.t, [](uv_timer_t* t) { static_cast<Ticker*>(t->data)->ticks.fetch_add(1); }, 1, 1);
+
+  // The hook runs after the build and publish, on the threadpool. It waits
+  // for the loop to tick several times: if the build (or the hook) ran on
+  // the loop, the ticks could not advance and the wait would time out.
+  std::atomic<bool> off_loop{false}, loop_ticked{false}, reader_saw_it{false};
+  ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome& o,
+                                   const std::shared_ptr<const Snapshot>& current) {
+                 off_loop = !pthread_equal(pthread_self(), loop_thread);
+                 const uint64_t t0 = ticker.ticks.load();
+                 loop_ticked = test::wait_until([&] { return ticker.ticks.load() >= t0 + 5; },
+                                                std::chrono::seconds(5));
+                 // Another thread sees the published snapshot.
+                 ReadGuard g(*store_);
+                 reader_saw_it = o.ok() && current && g.generation() == current->generation();
+               }).ok());
+  bool delivered = false;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) {
+                 EXPECT_TRUE(o.ok()) << o.error.message();
+                 EXPECT_EQ(o.item_count, 20000u);
+                 delivered = true;
+               }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return delivered; }, 20000));
+  EXPECT_TRUE(off_loop.load());
+  EXPECT_TRUE(loop_ticked.load());
+  EXPECT_TRUE(reader_saw_it.load());
+  EXPECT_EQ(store_->status().generation, gen);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ticker.t), nullptr);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, FailuresKeepTheScheduleAndTheSnapshotUntilTheProviderIsBack) {
+  auto r = make(20);
+  std::vector<RefreshOutcome> seen;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return seen.size() >= 3; }));
+  for (const auto& o : seen)
+    EXPECT_EQ(o.error.code, Errc::kNotFound);
+  EXPECT_FALSE(store_->ready());
+  EXPECT_EQ(store_->status().connection_state, ClientState::kNotFound);
+  EXPECT_GE(store_->status().refresh_failure_count, 3u);
+
+  auto p = TestProvider::start(dir_.path(), service_, 70);
+  const uint64_t gen = p->publish(items_of(3, 10));
+  ASSERT_TRUE(run_until([&] { return store_->ready(); }));
+  EXPECT_EQ(store_->status().generation, gen);
+
+  // Provider gone again: failures, snapshot kept; back: new generation.
+  p->stop();
+  const uint64_t failures = store_->status().refresh_failure_count;
+  ASSERT_TRUE(run_until([&] { return store_->status().refresh_failure_count > failures; }));
+  EXPECT_EQ(store_->status().generation, gen);
+  EXPECT_TRUE(store_->ready());
+  p = TestProvider::start(dir_.path(), service_, 700);
+  const uint64_t gen2 = p->publish(items_of(4, 12));
+  ASSERT_TRUE(run_until([&] { return store_->status().generation == gen2; }));
+  EXPECT_EQ(store_->status().item_count, 12u);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, MalformedAnswerDropsTheSession) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  const uint64_t gen = p->publish(items_of(5, 8));
+  auto r = make(3600 * 1000);
+  std::vector<RefreshOutcome> seen;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 1; }));
+  ASSERT_TRUE(seen[0].ok());
+
+  p->set_mode(Mode::kGarbage);
+  ASSERT_TRUE(r->refresh_now());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 2; }));
+  EXPECT_TRUE(seen[1].malformed);
+  EXPECT_EQ(r->malformed_count(), 1u);
+  EXPECT_EQ(r->client_status().state, ClientState::kDisconnected);
+  EXPECT_EQ(store_->status().connection_state, ClientState::kDisconnected);
+  EXPECT_EQ(store_->status().generation, gen);  // kept
+
+  p->set_mode(Mode::kServe);
+  ASSERT_TRUE(r->refresh_now());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 3; }));
+  EXPECT_TRUE(seen[2].ok());
+  EXPECT_EQ(r->client_status().connect_count, 2u);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, StopAbandonsACallInFlightWithoutCallbacks) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(6, 8));
+  p->set_mode(Mode::kStall);
+  auto r = make(3600 * 1000);
+  int calls = 0;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome&) { ++calls; }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return p->requests() == 1; }));
+  EXPECT_TRUE(r->refresh_in_flight());
+  stop(r.get());
+  EXPECT_EQ(calls, 0);
+  p->release();
+}
+
+TEST_F(UvRefresherTest, StopWaitsForABuildInFlight) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(7, 8));
+  auto r = make(3600 * 1000);
+  std::atomic<bool> in_hook{false}, may_return{false}, hook_returned{false};
+  int calls = 0;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome&) { ++calls; }).ok());
+  ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
+                 in_hook = true;
+                 test::wait_until([&] { return may_return.load(); });
+                 hook_returned = true;
+               }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return in_hook.load(); }));
+  bool done = false;
+  r->stop([&] {
+    EXPECT_TRUE(hook_returned.load());
+    done = true;
+  });
+  r->stop([&] { ADD_FAILURE() << "second stop callback"; });
+  may_return = true;
+  ASSERT_TRUE(run_until([&] { return done; }));
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(UvRefresherTest, DestroyingWithoutStopCancelsSilently) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(8, 8));
+  auto r = make(3600 * 1000);
+  std::atomic<bool> in_hook{false}, hook_returned{false};
+  int calls = 0;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome&) { ++calls; }).ok());
+  ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
+                 in_hook = true;
+                 std::this_thread::yield();
+                 hook_returned = true;
+               }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return in_hook.load(); }));
+  r.reset();  // waits for the hook
+  EXPECT_TRUE(hook_returned.load());
+  uv_run(&loop_, UV_RUN_DEFAULT);  // handles close
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace netipc::uv
