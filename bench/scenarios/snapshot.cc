@@ -1,0 +1,268 @@
+// cgroups-snapshot fetches between two processes: the server is the
+// provider's SnapshotPublisher on the production libuv server in a child
+// process (sizes announced, nothing configured), the client the typed
+// blocking CgroupsSnapshotClient (zero configuration but the transport).
+//   snapshot-baseline          16 items, Unix socket
+//   snapshot-shm               16 items, shared memory
+//   snapshot-large --items N   N items (default 100000), both transports
+//                              unless --transport uds|shm
+// Every scenario runs layouts 1 and 2 unless --layout picks one; one JSON
+// line per (transport, layout, repetition).
+//
+// Latency is request-to-decoded: from fetch() sending the request to every
+// item decoded into views (a full round trip plus decode), one fetch in
+// flight. The first fetch of each run (connect, buffer growth) is not
+// sampled; it is reported as first_fetch_us. Reference: memcpy_us, one
+// memcpy of the response payload on this machine, the floor of any copy.
+#include <uv.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_common.h"
+#include "cgroups_provider/publisher.h"
+#include "netipc/cgroups_snapshot_client.h"
+#include "netipc/codec/cgroups.h"
+#include "netipc/codec/cgroups_pb.h"
+#include "netipc/uv/server.h"
+#include "netipc/wire.h"
+#include "pair.h"
+
+namespace netipc::bench {
+namespace {
+
+constexpr uint32_t kUds = wire::kProfileUds;
+constexpr uint32_t kShm = wire::kProfileUds | wire::kProfileShmHybrid;
+
+// Production-shaped: kubepods container scopes and systemd services,
+// ~180 bytes per item in layout 1 (100k items ~ 18 MB).
+std::vector<CgroupItem> make_items(size_t n) {
+  std::vector<CgroupItem> items(n);
+  char buf[200];
+  for (size_t i = 0; i < n; ++i) {
+    CgroupItem& it = items[i];
+    std::snprintf(buf, sizeof buf, "cgroup_k8s_ns%02zu_pod_%08zx_c%zu", i % 64, i * 2654435761u,
+                  i % 3);
+    it.name = buf;
+    std::snprintf(buf, sizeof buf,
+                  "/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/pod%08zx/c%zu/"
+                  "cgroup.procs",
+                  i * 2654435761u, i % 3);
+    it.path = buf;
+    it.hash = fnv1a32(it.name);
+    it.options = (i % 5 == 0) ? kCgroupOptSystemdService : kCgroupOptIsUnified;
+    it.enabled = 1;
+    it.cgroup_id = 4096 + i;
+  }
+  return items;
+}
+
+int serve_child(const std::string& dir, uint32_t profiles,
+                const std::shared_ptr<const std::vector<CgroupItem>>& items, int ready) {
+  cgroups_provider::SnapshotPublisher publisher;
+  if (!publisher.publish(items).ok()) return 1;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv::ServerConfig cfg;
+  cfg.run_dir = dir;
+  cfg.service = "snapshot";
+  cfg.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+  cfg.supported_profiles = profiles;
+  cfg.preferred_profiles = profiles & wire::kProfileShmMask;
+  auto server = uv::Server::create(&loop, cfg, publisher.handler());
+  if (!server.ok()) {
+    std::fprintf(stderr, "bench server: %s\n", server.error().message().c_str());
+    return 1;
+  }
+  uv::Server* srv = server->get();
+  publisher.set_size_listener([srv](uint64_t bytes) { srv->announce_response_size(bytes); });
+  uv_signal_t sig;
+  uv_signal_init(&loop, &sig);
+  sig.data = srv;
+  uv_signal_start_oneshot(
+      &sig,
+      [](uv_signal_t* h, int) {
+        static_cast<uv::Server*>(h->data)->stop(100, [] {});
+        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+      },
+      SIGTERM);
+  char c = 1;
+  if (write(ready, &c, 1) != 1) return 1;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  publisher.set_size_listener(nullptr);
+  server->reset();
+  return uv_loop_close(&loop) == 0 ? 0 : 1;
+}
+
+// Median of five memcpy runs of `bytes`, in microseconds.
+double memcpy_us(size_t bytes) {
+  std::vector<uint8_t> a(bytes, 1), b(bytes, 0);
+  std::vector<double> t;
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t t0 = now_ns();
+    std::memcpy(b.data(), a.data(), bytes);
+    t.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+    a[i] = b[bytes / 2];  // keep the copies observable
+  }
+  std::sort(t.begin(), t.end());
+  return t[2];
+}
+
+struct Run {
+  std::string scenario;
+  uint32_t profiles;
+  uint16_t layout;
+};
+
+int run_one(const Options& o, const Run& run,
+            const std::shared_ptr<const std::vector<CgroupItem>>& items) {
+  const size_t n = items->size();
+  const uint64_t payload = run.layout == 1 ? codec::cgroups_snapshot_v1_size(*items)
+                                           : codec::cgroups_snapshot_v2_size(*items, 1, 2);
+  const double copy_us = memcpy_us(payload);
+  for (int rep = 0; rep < o.repetitions; ++rep) {
+    const std::string dir = make_run_dir(o);
+    ChildProcess child = ChildProcess::start(
+        [&](int ready) { return serve_child(dir, run.profiles, items, ready); }, server_cpu());
+    if (!child.valid()) {
+      std::fprintf(stderr, "netipc-bench: server child failed to start\n");
+      return 1;
+    }
+    pin_to_cpu(client_cpu());
+    CgroupsSnapshotClientConfig cfg;
+    cfg.run_dir = dir;
+    cfg.service = "snapshot";
+    cfg.layout = run.layout;
+    cfg.supported_profiles = run.profiles;
+    cfg.preferred_profiles = run.profiles & wire::kProfileShmMask;
+    auto client = CgroupsSnapshotClient::create(cfg);
+    if (!client.ok()) {
+      std::fprintf(stderr, "netipc-bench: %s\n", client.error().message().c_str());
+      return 1;
+    }
+    auto check = [&](const Result<const codec::CgroupsSnapshotViews*>& r) {
+      return r.ok() && (*r)->items.size() == n &&
+             (n == 0 || (*r)->items.back().name == items->back().name);
+    };
+    const uint64_t f0 = now_ns();
+    if (!check(client->fetch())) {
+      std::fprintf(stderr, "netipc-bench: %s: first fetch failed\n", run.scenario.c_str());
+      return 1;
+    }
+    const double first_us = static_cast<double>(now_ns() - f0) / 1e3;
+    LatencyRecorder lat(1 << 16);
+    uint64_t fetches = 0;
+    bool ok = true;
+    Window w(&child);
+    const uint64_t start = now_ns();
+    const uint64_t end = start + static_cast<uint64_t>(o.seconds * 1e9);
+    // At least 10 samples even when one fetch takes longer than --seconds/10.
+    while (ok && (now_ns() < end || fetches < 10)) {
+      pace(start, fetches, o.rate);
+      const uint64_t t0 = now_ns();
+      ok = check(client->fetch());
+      lat.add(now_ns() - t0);
+      ++fetches;
+    }
+    RunResult r;
+    r.scenario = run.scenario;
+    r.unit = "fetches";
+    w.finish(&r, fetches);
+    const CgroupsSnapshotClientStatus st = client->status();
+    if (!ok || st.client.reconnect_count != 0 || st.client.connect_count != 1 ||
+        st.layout != run.layout) {
+      std::fprintf(stderr,
+                   "netipc-bench: %s: a fetch failed or needed a reconnect (connects %llu, "
+                   "reconnects %llu)\n",
+                   run.scenario.c_str(), static_cast<unsigned long long>(st.client.connect_count),
+                   static_cast<unsigned long long>(st.client.reconnect_count));
+      return 1;
+    }
+    r.p50_us = lat.percentile_us(0.50);
+    r.p95_us = lat.percentile_us(0.95);
+    r.p99_us = lat.percentile_us(0.99);
+    // Bytes on the wire per fetch: request and response messages with
+    // their headers (and, over UDS, one 32-byte header per extra packet).
+    const uint64_t packet = st.client.agreed_packet_size;
+    uint64_t packets = 1;
+    const bool shm = (st.client.selected_profile & wire::kProfileShmMask) != 0;
+    if (!shm && packet > wire::kHeaderLen && payload + wire::kHeaderLen > packet) {
+      packets = (payload + (packet - wire::kHeaderLen) - 1) / (packet - wire::kHeaderLen);
+    }
+    r.extra.integer("items", static_cast<int64_t>(n))
+        .integer("layout", run.layout)
+        .str("transport", shm ? "shm" : "uds")
+        .str("latency_is", "request sent to every item decoded")
+        .integer("fetches", static_cast<int64_t>(fetches))
+        .integer("response_payload_bytes", static_cast<int64_t>(payload))
+        .integer("wire_bytes_per_fetch",
+                 static_cast<int64_t>(wire::kHeaderLen + codec::kCgroupsRequestLen + payload +
+                                      packets * wire::kHeaderLen))
+        .integer("uds_packets", static_cast<int64_t>(shm ? 0 : packets))
+        .integer("ack_response_ceiling",
+                 static_cast<int64_t>(st.client.agreed_max_response_payload_bytes))
+        .integer("reconnects", static_cast<int64_t>(st.client.reconnect_count))
+        .num("first_fetch_us", first_us)
+        .num("memcpy_us", copy_us)
+        .num("p50_over_memcpy", copy_us > 0 ? r.p50_us / copy_us : 0);
+    client = make_error(Errc::kAborted, "done");  // close the session before the server
+    child.stop();
+    if (o.run_dir.empty()) remove_tree(dir);
+    report(r);
+  }
+  return 0;
+}
+
+int run_scenario(const Options& o, const std::string& name, size_t default_items,
+                 const std::vector<uint32_t>& default_transports) {
+  if (o.layout != 0 && o.layout != 1 && o.layout != 2) {
+    std::fprintf(stderr, "netipc-bench: --layout must be 1 or 2\n");
+    return 2;
+  }
+  std::vector<uint32_t> transports = default_transports;
+  auto t = o.extra.find("transport");
+  if (t != o.extra.end()) {
+    if (t->second == "uds") {
+      transports = {kUds};
+    } else if (t->second == "shm") {
+      transports = {kShm};
+    } else {
+      std::fprintf(stderr, "netipc-bench: --transport must be uds or shm\n");
+      return 2;
+    }
+  }
+  const size_t n = o.items != 0 ? o.items : default_items;
+  auto items = std::make_shared<const std::vector<CgroupItem>>(make_items(n));
+  const std::string scenario = name == "snapshot-large" ? name + "/" + std::to_string(n) : name;
+  for (uint32_t profiles : transports) {
+    for (uint16_t layout : {uint16_t{1}, uint16_t{2}}) {
+      if (o.layout != 0 && o.layout != layout) continue;
+      const int rc = run_one(o, Run{scenario, profiles, layout}, items);
+      if (rc != 0) return rc;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+NETIPC_BENCH_SCENARIO("snapshot-baseline",
+                      "cgroups snapshot, 16 items, Unix socket; request-to-decoded per layout",
+                      [](const Options& o) {
+                        return run_scenario(o, "snapshot-baseline", 16, {kUds});
+                      });
+NETIPC_BENCH_SCENARIO("snapshot-shm",
+                      "cgroups snapshot, 16 items, shared memory; request-to-decoded per layout",
+                      [](const Options& o) { return run_scenario(o, "snapshot-shm", 16, {kShm}); });
+NETIPC_BENCH_SCENARIO("snapshot-large",
+                      "cgroups snapshot of --items N (default 100000), --transport uds|shm "
+                      "(default both), per layout",
+                      [](const Options& o) {
+                        return run_scenario(o, "snapshot-large", 100000, {kUds, kShm});
+                      });
+
+}  // namespace netipc::bench

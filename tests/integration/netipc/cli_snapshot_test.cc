@@ -1,0 +1,292 @@
+// netipc-cli as real processes: `serve cgroups-snapshot` read by
+// `snapshot` in both layouts over both transports, the JSON output parsed
+// back (and served again), malformed and missing items files, no server.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "netipc/bytes.h"
+#include "test_support.h"
+
+namespace netipc {
+namespace {
+
+using json = nlohmann::json;
+using test::TempDir;
+
+std::string cli() {
+  return std::string(NETIPC_BINARY_DIR) + "/tools/netipc-cli";
+}
+
+struct CliRun {
+  int status = -1;  // exit code, 128 + signal, -1 on timeout
+  std::string out, err;
+};
+
+// Runs netipc-cli to completion, capturing stdout and stderr.
+CliRun run_cli(const std::vector<std::string>& args) {
+  CliRun r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
+  std::vector<std::string> argv = {cli()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    std::vector<char*> a;
+    for (auto& s : argv)
+      a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (poll(fds, 2, 50) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[8192];
+      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  if (open_fds > 0) kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (open_fds == 0) r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+void expect_one_line(const std::string& err) {
+  ASSERT_FALSE(err.empty());
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(err.back(), '\n') << err;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+const char* kItems = R"([
+  {"name": "system.slice/ssh.service", "path": "/sys/fs/cgroup/system.slice/ssh.service",
+   "options": 2, "enabled": 1, "hash": 12345, "cgroup_id": 4242},
+  {"name": "docker-abc.scope", "path": "/sys/fs/cgroup/system.slice/docker-abc.scope",
+   "options": 4, "enabled": false},
+  {"name": "", "path": "", "options": 0, "enabled": 1}
+])";
+
+// `serve cgroups-snapshot` running until the test ends.
+struct Served {
+  TempDir dir;
+  std::string service = test::unique_service("snapcli");
+  test::Child child;
+  std::vector<std::string> endpoint() const {
+    return {"--run-dir", dir.path(), "--service", service};
+  }
+  ~Served() {
+    if (child.valid()) {
+      child.kill_with(SIGTERM);
+      EXPECT_EQ(child.wait(), 0);  // a clean stop
+    }
+  }
+};
+
+void serve(Served* s, const std::string& items_text, const std::vector<std::string>& extra) {
+  write_file(s->dir.file("items.json"), items_text);
+  std::vector<std::string> argv = {cli(), "serve", "cgroups-snapshot", "--items",
+                                   s->dir.file("items.json")};
+  auto ep = s->endpoint();
+  argv.insert(argv.end(), ep.begin(), ep.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  s->child = test::Child::spawn(argv);
+  ASSERT_TRUE(s->child.valid());
+  ASSERT_TRUE(s->child.wait_for_line("READY")) << "server did not print READY";
+}
+
+CliRun snapshot(const Served& s, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"snapshot"};
+  auto ep = s.endpoint();
+  args.insert(args.end(), ep.begin(), ep.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_cli(args);
+}
+
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+TEST(CliSnapshot, TableInBothLayoutsOverBothTransports) {
+  Served s;
+  ASSERT_NO_FATAL_FAILURE(
+      serve(&s, kItems, {"--generation", "42", "--systemd-enabled", "0", "--transport", "shm"}));
+  for (const char* transport : {"uds", "shm"}) {
+    for (const char* layout : {"1", "2"}) {
+      SCOPED_TRACE(std::string(transport) + " layout " + layout);
+      CliRun r = snapshot(s, {"--layout", layout, "--transport", transport});
+      ASSERT_EQ(r.status, 0) << r.err;
+      EXPECT_TRUE(has(r.out, "generation: 42\n")) << r.out;
+      EXPECT_TRUE(has(r.out, "items: 3\n")) << r.out;
+      EXPECT_TRUE(has(r.out, "systemd_enabled: 0\n")) << r.out;
+      EXPECT_TRUE(has(r.out, std::string("layout: ") + layout + "\n")) << r.out;
+      EXPECT_TRUE(has(r.out, std::string("transport: ") + transport + "\n")) << r.out;
+      EXPECT_TRUE(has(r.out, "0x00003039  0x00000002  1")) << r.out;  // hash 12345, options 2
+      EXPECT_TRUE(has(r.out, "system.slice/ssh.service")) << r.out;
+      EXPECT_TRUE(has(r.out, "/sys/fs/cgroup/system.slice/docker-abc.scope")) << r.out;
+      char hash[16];
+      std::snprintf(hash, sizeof hash, "0x%08x", fnv1a32("docker-abc.scope"));
+      EXPECT_TRUE(has(r.out, hash)) << "hash defaults to FNV-1a of the name\n" << r.out;
+      EXPECT_EQ(has(r.out, "CGROUP_ID"), std::string(layout) == "2") << r.out;
+      EXPECT_EQ(has(r.out, "  4242\n"), std::string(layout) == "2") << r.out;
+      EXPECT_TRUE(r.err.empty()) << r.err;
+    }
+  }
+  // No --layout: layout 2 (our server accepts it).
+  CliRun r = snapshot(s, {});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "layout: 2\n")) << r.out;
+}
+
+TEST(CliSnapshot, JsonCarriesEveryFieldAndServesAgainAsAnItemsFile) {
+  Served s;
+  ASSERT_NO_FATAL_FAILURE(serve(&s, kItems, {"--generation", "7"}));
+  CliRun r = snapshot(s, {"--json", "--layout", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["generation"], 7);
+  EXPECT_EQ(doc["systemd_enabled"], 1);
+  EXPECT_EQ(doc["layout"], 2);
+  EXPECT_EQ(doc["transport"], "uds");
+  EXPECT_EQ(doc["item_count"], 3);
+  const json& items = doc["items"];
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0]["hash"], 12345);
+  EXPECT_EQ(items[0]["options"], 2);
+  EXPECT_EQ(items[0]["enabled"], 1);
+  EXPECT_EQ(items[0]["name"], "system.slice/ssh.service");
+  EXPECT_EQ(items[0]["path"], "/sys/fs/cgroup/system.slice/ssh.service");
+  EXPECT_EQ(items[0]["cgroup_id"], 4242);
+  EXPECT_EQ(items[1]["hash"], fnv1a32("docker-abc.scope"));
+  EXPECT_EQ(items[1]["enabled"], 0);
+  EXPECT_EQ(items[1]["cgroup_id"], 0);
+  EXPECT_EQ(items[2]["name"], "");
+
+  CliRun r1 = snapshot(s, {"--json", "--layout", "1"});
+  ASSERT_EQ(r1.status, 0) << r1.err;
+  json doc1 = json::parse(r1.out);
+  EXPECT_EQ(doc1["layout"], 1);
+  EXPECT_FALSE(doc1["items"][0].contains("cgroup_id"));  // layout 1 has no cgroup ids
+
+  // The items array is an items file: serving it again gives the same data.
+  Served again;
+  ASSERT_NO_FATAL_FAILURE(serve(&again, items.dump(), {"--generation", "7"}));
+  CliRun r2 = snapshot(again, {"--json", "--layout", "2"});
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  EXPECT_EQ(json::parse(r2.out)["items"], items);
+}
+
+struct Malformed {
+  const char* text;
+  const char* position;  // what the error line must name
+};
+
+TEST(CliSnapshot, MalformedItemsFileExits2WithOneLineNamingThePosition) {
+  const Malformed cases[] = {
+      {R"([{"name": "a", "path": /a}])", "at byte 24"},  // 1-based, like line and column
+      {"[{\"name\": \"a\", \"path\": \"/a\", \"options\": 1, \"enabled\": 1},\n {\"name\": ",
+       "at byte 69"},  // end of input
+      {R"([{"name":"a","path":"/a","options":1,"enabled":1},{"name":"b","path":"/b","options":"x","enabled":1}])",
+       "items[1].options"},
+      {R"([{"path":"/a","options":1,"enabled":1}])", "items[0].name"},
+      {R"([{"name":"a","path":"/a","options":1,"enabled":1,"hash":4294967296}])", "items[0].hash"},
+      {R"([{"name":"a","path":"/a","options":-1,"enabled":1}])", "items[0].options"},
+      {R"([{"name":"a","path":"/a","options":1,"enabled":1,"nmae":"typo"}])", "items[0].nmae"},
+      {R"([1])", "items[0]"},
+      {R"({"name":"a"})", "top level"},
+  };
+  for (const Malformed& c : cases) {
+    SCOPED_TRACE(c.text);
+    TempDir dir;
+    write_file(dir.file("items.json"), c.text);
+    CliRun r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("items.json"), "--run-dir",
+                        dir.path(), "--service", "bad"});
+    EXPECT_EQ(r.status, 2);
+    expect_one_line(r.err);
+    EXPECT_TRUE(has(r.err, c.position)) << r.err;
+    EXPECT_TRUE(has(r.err, dir.file("items.json"))) << r.err;
+    EXPECT_TRUE(r.out.empty()) << "no READY for a bad file: " << r.out;
+  }
+}
+
+TEST(CliSnapshot, MissingItemsFileExits2WithOneLine) {
+  TempDir dir;
+  CliRun r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("nope.json"), "--run-dir",
+                      dir.path(), "--service", "missing"});
+  EXPECT_EQ(r.status, 2);
+  expect_one_line(r.err);
+  EXPECT_TRUE(has(r.err, dir.file("nope.json"))) << r.err;
+  EXPECT_TRUE(has(r.err, "No such file")) << r.err;
+}
+
+TEST(CliSnapshot, SnapshotWithoutAServerFailsWithOneLineNamingTheEndpoint) {
+  TempDir dir;
+  CliRun r = run_cli({"snapshot", "--run-dir", dir.path(), "--service", "absent"});
+  EXPECT_EQ(r.status, 1);
+  expect_one_line(r.err);
+  EXPECT_TRUE(has(r.err, "no server at " + dir.file("absent.sock"))) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(CliSnapshot, BadArgumentsExit2) {
+  TempDir dir;
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"snapshot", "--run-dir", dir.path(), "--service", "x", "--layout", "3"},
+           {"snapshot", "--run-dir", dir.path()},
+           {"serve", "cgroups-snapshot", "--run-dir", dir.path(), "--service", "x"},
+           {"serve", "cgroups-snapshot", "--items", "x", "--run-dir", dir.path(), "--service", "x",
+            "--systemd-enabled", "2"}}) {
+    CliRun r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    expect_one_line(r.err);
+  }
+}
+
+TEST(CliSnapshot, HelpDescribesTheOptions) {
+  CliRun r = run_cli({"snapshot", "--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* opt : {"--layout", "--json", "--transport", "--auth-token", "--timeout-ms"}) {
+    EXPECT_TRUE(has(r.out, opt)) << opt << "\n" << r.out;
+  }
+  r = run_cli({"serve", "cgroups-snapshot", "--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* opt : {"--items", "--generation", "--systemd-enabled", "--transport"}) {
+    EXPECT_TRUE(has(r.out, opt)) << opt << "\n" << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace netipc
