@@ -12,7 +12,4 @@ void add_increment_commands(CLI::App* serve, CLI::App* call, int* rc);
 // `serve cgroups-snapshot` under `serve`, and the top-level `snapshot`.
 void add_snapshot_commands(CLI::App* app, CLI::App* serve, int* rc);
 
-// `cache`: live view of the ebpf consumer (cmd_cache.cc).
-void add_cache_command(CLI::App* app, int* rc);
-
 }  // namespace netipc::cli
