@@ -86,12 +86,23 @@ class SnapshotFetcher {
     return make_error(Errc::kInternalError, "layout fallback loop");
   }
 
+  // One call, decoded but not copied: only the generation is returned
+  // (cheap polling of a big snapshot).
+  Result<uint64_t> fetch_generation() {
+    auto msg = client_.call(call_.request());
+    if (!msg.ok()) return msg.error();
+    Status st = call_.decode(msg->payload, &views_);
+    if (!st.ok()) return st.error();
+    return views_.generation;
+  }
+
   Client& client() { return client_; }
 
  private:
   SnapshotFetcher(Client c, uint16_t layout) : client_(std::move(c)), call_(layout) {}
   Client client_;
   CgroupsSnapshotCall call_;
+  codec::CgroupsSnapshotViews views_;
 };
 
 inline std::string provider_binary() {
