@@ -11,5 +11,6 @@ namespace netipc::cli {
 void add_increment_commands(CLI::App* serve, CLI::App* call, int* rc);
 // `serve cgroups-snapshot` under `serve`, and the top-level `snapshot`.
 void add_snapshot_commands(CLI::App* app, CLI::App* serve, int* rc);
+void add_cache_command(CLI::App* app, int* rc);
 
 }  // namespace netipc::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   netipc::cli::add_increment_commands(serve, call, &rc);
   netipc::cli::add_snapshot_commands(&app, serve, &rc);
+  netipc::cli::add_cache_command(&app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
