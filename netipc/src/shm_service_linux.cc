@@ -15,9 +15,11 @@ ShmSessionEnd serve_shm_session(const ShmRegion& region, int uds_fd, const wire:
   ShmChannel channel(region, ShmSide::kServer);
   Dispatcher dispatcher(method, &handler);
   const Limits in = server_inbound_limits(ack);
-  std::vector<uint8_t> rx(std::min<uint64_t>(
-      wire::kHeaderLen + uint64_t{std::max(in.max_payload, wire::kMinPayloadBuffer)},
-      channel.receive_capacity()));
+  // The whole request area, not just 32 + the agreed ceiling: a request
+  // that fits the area (which is rounded up to 64) but exceeds the ceiling
+  // is then answered with LIMIT_EXCEEDED, as on the socket, instead of
+  // failing the receive and ending the session without an answer.
+  std::vector<uint8_t> rx(channel.receive_capacity());
   uint8_t header[wire::kHeaderLen];
   auto stop_check = [&]() -> Errc {
     if (stop.load(std::memory_order_acquire)) return Errc::kAborted;

@@ -15,9 +15,11 @@
 // from any thread. A SpecClient and a UdsLink are single-owner.
 //
 // Transports: after the handshake, messages travel through SpecLink. UdsLink
-// is the UDS SEQPACKET implementation (chunking, wire §4); an SHM
-// implementation (transports Part B) can be added behind the same interface
-// without touching the handshake or the method handlers.
+// is the UDS SEQPACKET implementation (chunking, wire §4); ShmLink the Linux
+// shared-memory data plane (transports Part B: its own offsets, atomics on
+// the mapped words, plain FUTEX_WAIT/FUTEX_WAKE, spin then wait, always
+// wake), over a ShmRegion the spec server creates or the spec client
+// attaches. Both are selected by the handshake; the handlers do not care.
 #pragma once
 
 #include <atomic>
@@ -59,6 +61,9 @@ inline constexpr uint16_t kStatusUnsupported = 4;
 inline constexpr uint16_t kStatusLimitExceeded = 5;
 inline constexpr uint16_t kStatusInternalError = 6;
 inline constexpr uint32_t kProfileUds = 0x01;
+inline constexpr uint32_t kProfileShmHybrid = 0x02;
+inline constexpr uint32_t kProfileShmFutex = 0x04;
+inline constexpr uint32_t kProfilesShm = kProfileShmHybrid | kProfileShmFutex;
 
 // Problems that tests tell apart; every other problem is free text.
 inline constexpr const char* kTimedOut = "timed out";
@@ -266,21 +271,168 @@ class UdsLink : public SpecLink {
 // CLOCK_MONOTONIC deadline timeout_ms from now (0 for "forever").
 int64_t deadline_after(int timeout_ms);
 
+// ---- SHM region and link (transports Part B; Linux) ----
+inline constexpr uint32_t kShmMagic = 0x4E53484D;  // "NSHM"
+inline constexpr uint16_t kShmVersion = 3;
+inline constexpr uint32_t kShmHeaderLen = 64;
+inline constexpr uint32_t kShmSpinTries = 128;
+inline constexpr int kShmSliceMs = 100;  // B.10.1: server waits in 100 ms slices
+// B.2 control header, "Off" column.
+inline constexpr size_t kShmOffMagic = 0;
+inline constexpr size_t kShmOffVersion = 4;
+inline constexpr size_t kShmOffHeaderLen = 6;
+inline constexpr size_t kShmOffOwnerPid = 8;
+inline constexpr size_t kShmOffOwnerGeneration = 12;
+inline constexpr size_t kShmOffRequestOffset = 16;
+inline constexpr size_t kShmOffRequestCapacity = 20;
+inline constexpr size_t kShmOffResponseOffset = 24;
+inline constexpr size_t kShmOffResponseCapacity = 28;
+inline constexpr size_t kShmOffReqSeq = 32;
+inline constexpr size_t kShmOffRespSeq = 40;
+inline constexpr size_t kShmOffReqLen = 48;
+inline constexpr size_t kShmOffRespLen = 52;
+inline constexpr size_t kShmOffReqSignal = 56;
+inline constexpr size_t kShmOffRespSignal = 60;
+
+inline uint64_t align64(uint64_t x) {
+  return (x + 63) & ~uint64_t{63};
+}
+// B.1: "{service}-{session_id:016x}.ipcshm" (a name inside run_dir).
+std::string shm_region_name(const std::string& service, uint64_t session_id);
+
+// B.2: offsets and capacities for areas holding messages of up to the
+// given sizes (32-byte header + payload), each rounded up to 64.
+struct ShmLayout {
+  uint32_t request_offset = 0;
+  uint32_t request_capacity = 0;
+  uint32_t response_offset = 0;
+  uint32_t response_capacity = 0;
+  uint64_t file_size = 0;
+};
+ShmLayout shm_layout(uint64_t request_message_bytes, uint64_t response_message_bytes);
+// The 64 header bytes a server writes at create (B.4 step 5): atomics 0.
+Bytes shm_header_bytes(const ShmLayout& l, int32_t owner_pid, uint32_t owner_generation);
+
+// One region file, mapped MAP_SHARED. A created region is owned: its
+// destructor unmaps, closes and unlinks (B.11); an attached one never
+// unlinks.
+class ShmRegion {
+ public:
+  // B.4 steps 2-6: openat O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC 0600,
+  // fallocate(0, size), mmap, zero, header, release fence. The oracle does
+  // not run the B.12 stale check: an existing name is a failure (tests use
+  // fresh directories). nullptr + *problem on failure (nothing left behind).
+  static std::unique_ptr<ShmRegion> create(const std::string& run_dir, const std::string& name,
+                                           const ShmLayout& layout, std::string* problem);
+  // B.5 steps 1-3 with the B.5.5 retry policy: OPEN, NOT_READY and
+  // BAD_MAGIC are retried every 5 ms for up to retry_ms; anything else
+  // fails at once. *problem starts with the spec's error name.
+  static std::unique_ptr<ShmRegion> attach(const std::string& run_dir, const std::string& name,
+                                           int retry_ms, std::string* problem);
+  ~ShmRegion();
+  ShmRegion(const ShmRegion&) = delete;
+  ShmRegion& operator=(const ShmRegion&) = delete;
+
+  uint8_t* base() const { return base_; }
+  size_t mapped_size() const { return size_; }
+  const ShmLayout& layout() const { return layout_; }
+  const std::string& path() const { return path_; }
+  bool owner() const { return owner_; }
+  // The 64 header bytes as they were when create/attach returned.
+  const Bytes& initial_header() const { return initial_header_; }
+  // fstat of the file at create/attach.
+  uint32_t file_mode() const { return mode_; }
+  uint32_t file_uid() const { return uid_; }
+  uint64_t file_size() const { return file_size_; }
+  // Acquire loads of the B.2 atomic words.
+  uint64_t load64(size_t off) const;
+  uint32_t load32(size_t off) const;
+
+ private:
+  ShmRegion() = default;
+  static std::string attach_once(const std::string& run_dir, const std::string& name,
+                                 std::unique_ptr<ShmRegion>* out);
+  uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  int fd_ = -1;
+  bool owner_ = false;
+  std::string path_;
+  ShmLayout layout_;
+  Bytes initial_header_;
+  uint32_t mode_ = 0;
+  uint32_t uid_ = 0;
+  uint64_t file_size_ = 0;
+};
+
+// The data plane over a region: B.6 publication (always FUTEX_WAKE), B.7
+// consumption (128 spins with a pause hint, then FUTEX_WAIT on the signal
+// word), B.8 one message in flight per direction. Receives decode the
+// outer header (wire §7.1) and check payload_len against the message
+// length and the inbound ceilings.
+class ShmLink : public SpecLink {
+ public:
+  enum class Side : uint8_t { kClient, kServer };
+  // `region` must outlive the link. A client's local sequence counters
+  // start from the region's current req_seq / resp_seq (B.5.4), a server's
+  // at 0 (B.8.1).
+  ShmLink(const ShmRegion* region, Side side);
+
+  void set_inbound_limits(uint32_t max_payload, uint32_t max_items) {
+    max_in_payload_ = max_payload;
+    max_in_items_ = max_items;
+  }
+  // Readable abort_fd ends a wait with kAborted (checked between slices).
+  void set_abort_fd(int fd) { abort_fd_ = fd; }
+  // B.10.1: after each 100 ms slice, a hung-up socket ends the wait with
+  // kPeerClosed.
+  void set_liveness_fd(int fd) { liveness_fd_ = fd; }
+
+  std::string send(Header h, const Bytes& payload) override;
+  // Publishes these exact bytes as one message (forgeries, garbage).
+  std::string send_raw(const Bytes& message);
+  std::string receive(Message* out, int timeout_ms) override;
+  // One consumed publication, exactly as copied out of the area.
+  std::string receive_raw(Bytes* out, int timeout_ms);
+
+  uint64_t published() const { return tx_seq_; }
+  uint64_t consumed() const { return rx_seq_; }
+  uint32_t send_capacity() const { return tx_cap_; }
+  uint32_t receive_capacity() const { return rx_cap_; }
+
+ private:
+  std::string wait_published(uint64_t expected, int64_t deadline_ns, uint32_t* len);
+  uint8_t* base_;
+  uint8_t* tx_area_;
+  uint32_t tx_cap_;
+  size_t tx_seq_off_, tx_len_off_, tx_sig_off_;
+  const uint8_t* rx_area_;
+  uint32_t rx_cap_;
+  size_t rx_seq_off_, rx_len_off_, rx_sig_off_;
+  uint64_t tx_seq_ = 0;
+  uint64_t rx_seq_ = 0;
+  Side side_;
+  int abort_fd_ = -1;
+  int liveness_fd_ = -1;
+  uint32_t max_in_payload_ = 0;
+  uint32_t max_in_items_ = 0;
+};
+
 // ---- Server ----
 enum class Misbehaviour : uint8_t {
   kNone,
   kCloseBeforeAck,        // read HELLO, close without an ACK
   kWrongMessageId,        // answer with message_id + 1000
   kGarbage,               // answer with 40 bytes that are not a message
-  kCloseMidMessage,       // send the first packet of the response, close
-  kStallAfterFirstChunk,  // send the first packet of the response, go quiet
+  kCloseMidMessage,       // send the first packet of the response, close (UDS only)
+  kStallAfterFirstChunk,  // send the first packet of the response, go quiet (UDS only)
   kNeverAnswer,           // read requests, answer none
 };
 
 struct ServerConfig {
   Policy policy;  // packet_size 0 = raw SO_SNDBUF, as upstream (transports A.4.3)
   uint64_t first_session_id = 1;
-  // Hold this many requests, then answer them newest first (pipelining).
+  // Hold this many requests, then answer them newest first (pipelining;
+  // UDS only: SHM carries one message per direction at a time).
   uint32_t reverse_batch = 1;
   Misbehaviour misbehaviour = Misbehaviour::kNone;
   // Negative tests: edit the ACK packet, each response message, or the
@@ -289,6 +441,13 @@ struct ServerConfig {
   std::function<void(Message* response)> mutate_response;
   std::function<void(std::vector<Bytes>* packets)> mutate_packets;
   Snapshot snapshot;  // the CGROUPS_SNAPSHOT answer
+  // SHM (transports Part B): when the ACK is about to select 0x02/0x04 the
+  // server creates the session's region first, sized like upstream from
+  // its maxima (B.3.2: 32 + max payload per direction). If that fails it
+  // negotiates again without the SHM profiles (B.4.7). mutate_region runs
+  // after the create and before the ACK (negative tests: remove the file,
+  // scribble on it). The region is unlinked when the session ends.
+  std::function<void(const std::string& region_path)> mutate_region;
 };
 
 // What the server saw, for assertions.
@@ -299,6 +458,8 @@ struct ServerLog {
   std::vector<size_t> request_packets;  // packet count per request
   std::vector<std::string> violations;  // anything the client did against the spec
   size_t sessions_ended = 0;
+  std::vector<Bytes> region_headers;       // the 64 header bytes of each region created
+  std::vector<std::string> region_errors;  // regions that could not be created
 };
 
 class SpecServer {
@@ -314,15 +475,23 @@ class SpecServer {
   ServerLog log() const;
 
  private:
-  SpecServer(int listen_fd, int stop_fd, std::string path, ServerConfig config);
+  SpecServer(int listen_fd, int stop_fd, std::string run_dir, std::string service,
+             ServerConfig config);
   void run();
   void serve(int fd, uint64_t session_id);
-  void serve_requests(UdsLink* link, const HelloAck& ack);
+  // Creates the region for an ACK selecting SHM, or renegotiates without SHM.
+  std::unique_ptr<ShmRegion> prepare_shm(Policy policy, const Hello& hello, uint64_t session_id,
+                                         uint16_t* status, HelloAck* ack);
+  // uds is the session's socket; when `link` is an ShmLink, packet-level
+  // misbehaviours do not apply.
+  void serve_requests(SpecLink* link, UdsLink* uds, const HelloAck& ack);
   Message answer(const Message& req, const HelloAck& ack);
   void violation(std::string what);
 
   int listen_fd_;
   int stop_fd_;  // eventfd: readable = stop
+  std::string run_dir_;
+  std::string service_;
   std::string path_;
   ServerConfig config_;
   mutable std::mutex mu_;
@@ -344,8 +513,11 @@ class SpecClient {
   // Receives the ACK packet: raw bytes, status and (if >= 80 bytes) payload.
   std::string receive_ack(Bytes* raw, uint16_t* status, HelloAck* ack, int timeout_ms = 5000);
   // send_hello + receive_ack; status must be OK (wire §5.8); adopts the
-  // agreed packet size and response ceilings.
+  // agreed packet size and response ceilings. When the ACK selects an SHM
+  // profile, attaches the region (B.5, retrying per B.5.5 for up to
+  // attach_retry_ms) and moves every later call to it.
   std::string handshake(const Hello& h, HelloAck* ack = nullptr);
+  void set_attach_retry_ms(int ms) { attach_retry_ms_ = ms; }
 
   // One request, one response (status checked OK, id/code/kind matched).
   std::string call(uint16_t method, const Bytes& payload, uint32_t item_count, Message* response,
@@ -356,12 +528,22 @@ class SpecClient {
   std::string snapshot(Snapshot* out);
 
   UdsLink& link() { return link_; }
+  // The link calls use: the ShmLink after an SHM handshake, else link().
+  SpecLink& active_link() { return shm_link_ ? static_cast<SpecLink&>(*shm_link_) : link_; }
+  ShmLink* shm_link() { return shm_link_.get(); }
+  const ShmRegion* shm_region() const { return shm_region_.get(); }
   const HelloAck& agreed() const { return ack_; }
   uint64_t next_message_id() { return next_id_++; }
 
  private:
-  explicit SpecClient(int fd) : link_(fd) {}
+  SpecClient(int fd, std::string run_dir, std::string service)
+      : link_(fd), run_dir_(std::move(run_dir)), service_(std::move(service)) {}
   UdsLink link_;
+  std::string run_dir_;
+  std::string service_;
+  int attach_retry_ms_ = 5000;
+  std::unique_ptr<ShmRegion> shm_region_;  // declared before the link that views it
+  std::unique_ptr<ShmLink> shm_link_;
   HelloAck ack_;
   uint64_t next_id_ = 1;
 };

@@ -26,7 +26,7 @@ std::unique_ptr<SpecClient> SpecClient::connect(const std::string& run_dir,
     if (fd >= 0) ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<SpecClient>(new SpecClient(fd));
+  return std::unique_ptr<SpecClient>(new SpecClient(fd, run_dir, service));
 }
 
 Hello SpecClient::default_hello() const {
@@ -86,6 +86,20 @@ std::string SpecClient::handshake(const Hello& hello, HelloAck* out) {
   link_.set_packet_size(a.packet_size);
   link_.set_inbound_limits(a.max_response_payload, a.max_response_items);
   if (out != nullptr) *out = a;
+  if ((a.selected & kProfilesShm) != 0) {
+    // transports B.5: the server created the region before this ACK.
+    std::string problem;
+    shm_region_ = ShmRegion::attach(run_dir_, shm_region_name(service_, a.session_id),
+                                    attach_retry_ms_, &problem);
+    if (shm_region_ == nullptr) return "SHM attach: " + problem;
+    const ShmLayout& l = shm_region_->layout();
+    if (l.request_capacity < align64(kHeaderSize + uint64_t{a.max_request_payload}) ||
+        l.response_capacity < align64(kHeaderSize + uint64_t{a.max_response_payload})) {
+      return "SHM region smaller than the agreed ceilings (B.3.1)";
+    }
+    shm_link_ = std::make_unique<ShmLink>(shm_region_.get(), ShmLink::Side::kClient);
+    shm_link_->set_inbound_limits(a.max_response_payload, a.max_response_items);
+  }
   return "";
 }
 
@@ -100,9 +114,9 @@ std::string SpecClient::call(uint16_t method, const Bytes& payload, uint32_t ite
   h.flags = item_count >= 2 ? kFlagBatch : 0;
   h.item_count = item_count;
   h.message_id = next_id_++;
-  std::string bad = link_.send(h, payload);
+  std::string bad = active_link().send(h, payload);
   if (!bad.empty()) return bad;
-  bad = link_.receive(resp, timeout_ms);
+  bad = active_link().receive(resp, timeout_ms);
   if (!bad.empty()) return bad;
   const Header& r = resp->header;
   if (r.kind != kKindResponse) return "reply is not a RESPONSE";

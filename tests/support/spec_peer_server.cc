@@ -1,6 +1,7 @@
-// Spec peer, part 3: SpecServer. The server handshake of wire §5.5 and the
-// INCREMENT / STRING_REVERSE / CGROUPS_SNAPSHOT handlers, with switchable
-// misbehaviours for negative tests.
+// Spec peer, part 3: SpecServer. The server handshake of wire §5.5, the
+// SHM region preparation of transports B.4, and the INCREMENT /
+// STRING_REVERSE / CGROUPS_SNAPSHOT handlers, with switchable misbehaviours
+// for negative tests.
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -38,15 +39,18 @@ std::unique_ptr<SpecServer> SpecServer::start(const std::string& run_dir,
     ::close(fd);
     return nullptr;
   }
-  std::unique_ptr<SpecServer> s(new SpecServer(fd, stop, path, std::move(config)));
+  std::unique_ptr<SpecServer> s(new SpecServer(fd, stop, run_dir, service, std::move(config)));
   s->thread_ = std::thread([raw = s.get()] { raw->run(); });
   return s;
 }
 
-SpecServer::SpecServer(int listen_fd, int stop_fd, std::string path, ServerConfig config)
+SpecServer::SpecServer(int listen_fd, int stop_fd, std::string run_dir, std::string service,
+                       ServerConfig config)
     : listen_fd_(listen_fd),
       stop_fd_(stop_fd),
-      path_(std::move(path)),
+      run_dir_(std::move(run_dir)),
+      service_(std::move(service)),
+      path_(run_dir_ + "/" + service_ + ".sock"),
       config_(std::move(config)) {}
 
 SpecServer::~SpecServer() {
@@ -96,6 +100,7 @@ void SpecServer::serve(int fd, uint64_t session_id) {
   const std::string bad = get_header(pkt.data(), pkt.size(), &h);
   uint16_t status = kCloseSilently;
   HelloAck ack;
+  std::unique_ptr<ShmRegion> region;  // unlinked when this session ends (B.11)
   if (!bad.empty()) {
     // wire §5.5 step 1: a HELLO from another header version gets INCOMPATIBLE.
     const uint8_t* p = pkt.data();
@@ -118,6 +123,9 @@ void SpecServer::serve(int fd, uint64_t session_id) {
     Policy policy = config_.policy;
     if (policy.packet_size == 0) policy.packet_size = link.sndbuf();
     status = negotiate(policy, hello, session_id, &ack);
+    if (status == kStatusOk && (ack.selected & kProfilesShm) != 0) {
+      region = prepare_shm(policy, hello, session_id, &status, &ack);
+    }
   }
   if (status == kCloseSilently) return;
   Bytes reply = ack_packet(status == kStatusOk ? ack : rejection_ack(), status);
@@ -129,10 +137,47 @@ void SpecServer::serve(int fd, uint64_t session_id) {
   if (!link.send_packet(reply).empty() || status != kStatusOk) return;
   link.set_packet_size(ack.packet_size);
   link.set_inbound_limits(ack.max_request_payload, ack.max_request_items);
-  serve_requests(&link, ack);
+  if (region == nullptr) {
+    serve_requests(&link, &link, ack);
+    return;
+  }
+  // B.10: the socket stays open and idle as the liveness channel.
+  ShmLink shm(region.get(), ShmLink::Side::kServer);
+  shm.set_inbound_limits(ack.max_request_payload, ack.max_request_items);
+  shm.set_abort_fd(stop_fd_);
+  shm.set_liveness_fd(link.fd());
+  serve_requests(&shm, &link, ack);
 }
 
-void SpecServer::serve_requests(UdsLink* link, const HelloAck& ack) {
+std::unique_ptr<ShmRegion> SpecServer::prepare_shm(Policy policy, const Hello& hello,
+                                                   uint64_t session_id, uint16_t* status,
+                                                   HelloAck* ack) {
+  std::string problem;
+  const ShmLayout layout = shm_layout(kHeaderSize + uint64_t{policy.max_request_payload},
+                                      kHeaderSize + uint64_t{policy.max_response_payload});
+  auto region =
+      ShmRegion::create(run_dir_, shm_region_name(service_, session_id), layout, &problem);
+  if (region == nullptr) {
+    // B.4.7: no SHM for this accept; negotiate the baseline instead.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      log_.region_errors.push_back(problem);
+    }
+    policy.supported &= ~kProfilesShm;
+    policy.preferred &= ~kProfilesShm;
+    *status = negotiate(policy, hello, session_id, ack);
+    return nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.region_headers.push_back(region->initial_header());
+  }
+  if (config_.mutate_region) config_.mutate_region(region->path());
+  return region;
+}
+
+void SpecServer::serve_requests(SpecLink* link, UdsLink* uds, const HelloAck& ack) {
+  const bool on_uds = link == uds;
   std::vector<Message> pending;
   for (;;) {
     Message req;
@@ -150,7 +195,7 @@ void SpecServer::serve_requests(UdsLink* link, const HelloAck& ack) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       log_.requests.push_back(req);
-      log_.request_packets.push_back(link->last_packet_sizes().size());
+      log_.request_packets.push_back(on_uds ? uds->last_packet_sizes().size() : 1);
     }
     if (config_.misbehaviour == Misbehaviour::kNeverAnswer) continue;
     pending.push_back(std::move(req));
@@ -159,14 +204,22 @@ void SpecServer::serve_requests(UdsLink* link, const HelloAck& ack) {
       Message resp = answer(*it, ack);
       if (config_.misbehaviour == Misbehaviour::kWrongMessageId) resp.header.message_id += 1000;
       if (config_.mutate_response) config_.mutate_response(&resp);
-      std::vector<Bytes> packets = packetize(resp.header, resp.payload, link->packet_size());
+      if (!on_uds) {
+        auto* shm = static_cast<ShmLink*>(link);
+        const std::string sent = config_.misbehaviour == Misbehaviour::kGarbage
+                                     ? shm->send_raw(Bytes(40, 0xAB))
+                                     : shm->send(resp.header, resp.payload);
+        if (!sent.empty()) return;
+        continue;
+      }
+      std::vector<Bytes> packets = packetize(resp.header, resp.payload, uds->packet_size());
       if (config_.misbehaviour == Misbehaviour::kGarbage) packets = {Bytes(40, 0xAB)};
       const bool cut = config_.misbehaviour == Misbehaviour::kCloseMidMessage ||
                        config_.misbehaviour == Misbehaviour::kStallAfterFirstChunk;
       if (cut) packets.resize(1);
       if (config_.mutate_packets) config_.mutate_packets(&packets);
-      if (!link->send_packets(packets).empty()) return;
-      if (config_.misbehaviour == Misbehaviour::kStallAfterFirstChunk) link->wait_closed(-1);
+      if (!uds->send_packets(packets).empty()) return;
+      if (config_.misbehaviour == Misbehaviour::kStallAfterFirstChunk) uds->wait_closed(-1);
       if (cut) return;
     }
     pending.clear();
