@@ -4,6 +4,8 @@
 //   uds-batch-ping-pong      batches of 2..1000 items (seeded random sizes)
 //   uds-pipeline-d16         16 single requests in flight
 //   uds-pipeline-batch-d16   16 batches in flight
+//   shm-ping-pong            one request in flight, SHM_HYBRID
+//   shm-batch-ping-pong      batches of 2..1000 items, SHM_HYBRID
 // Throughput counts requests, or items for batch scenarios.
 #include <uv.h>
 
@@ -194,6 +196,12 @@ NETIPC_BENCH_SCENARIO("uds-pipeline-d16", "INCREMENT, 16 requests in flight, Uni
 NETIPC_BENCH_SCENARIO("uds-pipeline-batch-d16", "INCREMENT batches, 16 in flight, Unix socket",
                       [](const Options& o) {
                         return run_increment_shape(o, "uds-pipeline-batch-d16");
+                      });
+NETIPC_BENCH_SCENARIO("shm-ping-pong", "INCREMENT, one request in flight, shared memory",
+                      [](const Options& o) { return run_increment_shape(o, "shm-ping-pong"); });
+NETIPC_BENCH_SCENARIO("shm-batch-ping-pong", "INCREMENT batches of 2..1000 items, shared memory",
+                      [](const Options& o) {
+                        return run_increment_shape(o, "shm-batch-ping-pong");
                       });
 
 }  // namespace netipc::bench
