@@ -82,6 +82,11 @@ struct ProviderConfig {
   // Starts the encoder thread (and, with start(), the server thread).
   // Empty -> std::thread (uv::std_thread_factory()).
   uv::ThreadFactory threads;
+  // Called after each new generation is being served, on the publishing
+  // thread (the encoder thread, or publish_now()'s caller), after the log
+  // line. For host bookkeeping (metrics, returning freed memory to the OS);
+  // it must not call back into the provider's publish functions.
+  std::function<void(const PublishOutcome&)> on_generation;
 };
 
 struct ProviderStats {

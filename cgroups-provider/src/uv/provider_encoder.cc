@@ -105,18 +105,20 @@ void CgroupsProvider::Impl::count_failure() {
 
 Result<PublishOutcome> CgroupsProvider::Impl::publish_locked(const Items& items,
                                                              uint32_t systemd_enabled) {
-  std::lock_guard<std::mutex> lock(publish_mu);
-  Result<PublishOutcome> out = publisher.publish(items, systemd_enabled);
-  if (!out.ok()) {
-    NETIPC_LOG(kError, "%s: cannot encode %zu cgroups, still serving generation %llu: %s",
-               service.c_str(), items ? items->size() : size_t{0},
-               static_cast<unsigned long long>(publisher.current()->generation),
-               out.error().message().c_str());
-    count_failure();
-    return out;
-  }
-  auto snap = publisher.current();
+  Result<PublishOutcome> out = make_error(Errc::kInternalError, "cgroups provider publish");
+  std::shared_ptr<const EncodedSnapshot> snap;
   {
+    std::lock_guard<std::mutex> lock(publish_mu);
+    out = publisher.publish(items, systemd_enabled);
+    if (!out.ok()) {
+      NETIPC_LOG(kError, "%s: cannot encode %zu cgroups, still serving generation %llu: %s",
+                 service.c_str(), items ? items->size() : size_t{0},
+                 static_cast<unsigned long long>(publisher.current()->generation),
+                 out.error().message().c_str());
+      count_failure();
+      return out;
+    }
+    snap = publisher.current();
     std::lock_guard<std::mutex> s(stats_mu);
     ++stats.processed;
     if (out->changed) {
@@ -130,6 +132,7 @@ Result<PublishOutcome> CgroupsProvider::Impl::publish_locked(const Items& items,
     stats.layout1_bytes = snap->layout1->size();
     stats.layout2_bytes = snap->layout2->size();
   }
+  // Outside the lock: logging and the host's hook.
   if (out->changed) {
     size_t enabled = 0;
     for (const CgroupItem& it : *snap->items)
@@ -139,6 +142,8 @@ Result<PublishOutcome> CgroupsProvider::Impl::publish_locked(const Items& items,
                "bytes, encoded in %.1f ms",
                service.c_str(), static_cast<unsigned long long>(out->generation), snap->item_count,
                enabled, out->layout1_bytes, out->layout2_bytes, out->encode_ms);
+    snap.reset();
+    if (config.on_generation) config.on_generation(*out);
   }
   return out;
 }

@@ -274,6 +274,29 @@ TEST_F(ProviderTest, StopRemovesTheSocketAndRefusesLaterPublishes) {
   EXPECT_EQ(provider_->stats().handovers, 0u);
 }
 
+TEST(ProviderGeneration, HostHookRunsOncePerNewGenerationOnThePublishingThread) {
+  test::TempDir dir;
+  std::vector<uint64_t> seen;
+  std::thread::id hook_thread;
+  ProviderConfig c;
+  c.run_dir = dir.path();
+  c.service = "hook";
+  c.first_generation = 10;
+  c.on_generation = [&](const PublishOutcome& o) {
+    seen.push_back(o.generation);
+    hook_thread = std::this_thread::get_id();
+  };
+  auto p = CgroupsProvider::start(c);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->publish_now(shared(make_items(2))).ok());
+  ASSERT_TRUE((*p)->publish_now(shared(make_items(2))).ok());  // unchanged: no call
+  EXPECT_EQ(hook_thread, std::this_thread::get_id());
+  (*p)->publish(make_items(3));
+  ASSERT_TRUE((*p)->wait_idle(std::chrono::seconds(10)));
+  EXPECT_NE(hook_thread, std::this_thread::get_id());  // the encoder thread
+  EXPECT_EQ(seen, (std::vector<uint64_t>{11, 12}));
+}
+
 TEST(ProviderGeneration, FirstGenerationComesFromTheWallClock) {
   test::TempDir dir;
   timespec ts{};
