@@ -1,5 +1,7 @@
 #include "ebpf_consumer/consumer.h"
 
+#include <malloc.h>
+
 #include <new>
 #include <utility>
 
@@ -79,6 +81,9 @@ void Consumer::apply_current(const RefreshOutcome& refresh, ConsumerRefresh* out
   } else {
     out->apply_error = stats.error();
   }
+#ifdef __GLIBC__
+  if (!config_.no_heap_trim) malloc_trim(0);
+#endif
 }
 
 void Consumer::mirror(const ClientStatus& st, uint16_t layout, uint64_t malformed) {

@@ -166,6 +166,7 @@ int netipc_ebpf_create(const char* run_dir, const char* service, uint64_t auth_t
     cfg.connect_timeout_ms = options->connect_timeout_ms;
     cfg.layout = options->layout;
     cfg.max_snapshot_bytes = options->max_snapshot_bytes;
+    cfg.no_heap_trim = options->no_heap_trim != 0;
     if (options->allow_shm != 0) {
       cfg.supported_profiles = netipc::wire::kProfileUds | netipc::wire::kProfileShmHybrid;
       cfg.preferred_profiles = netipc::wire::kProfileShmHybrid;

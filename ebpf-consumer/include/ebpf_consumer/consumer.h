@@ -68,6 +68,12 @@ struct ConsumerConfig {
   int connect_timeout_ms = 0;       // <= 0 -> 5000
   uint16_t layout = 0;              // 0 = automatic (2, fallback 1)
   uint64_t max_snapshot_bytes = 0;  // 0 = no cap
+  // A refresh of a large snapshot allocates and frees tens of megabytes
+  // (staging copies, the replaced snapshot and table). glibc keeps much of
+  // that in its heap, so by default every refresh ends with malloc_trim(0)
+  // (a few ms at 100k items, every 30 s) to return it to the kernel.
+  // true: leave the heap alone (e.g. the host trims itself).
+  bool no_heap_trim = false;
 };
 
 // What one refresh did: the cache part and the table part.

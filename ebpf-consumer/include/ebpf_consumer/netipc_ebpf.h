@@ -74,6 +74,7 @@ typedef struct netipc_ebpf_options {
   uint16_t layout;             /* 0 = automatic (2, falls back to 1); 1 or 2 */
   uint16_t reserved0;          /* must be 0 */
   uint64_t max_snapshot_bytes; /* 0 = no cap on one snapshot's memory */
+  int no_heap_trim;            /* nonzero: no malloc_trim(0) after each refresh */
 } netipc_ebpf_options;
 
 /* Creates a consumer of {run_dir}/{service}.sock (service NULL or "" ->

@@ -125,7 +125,7 @@ class SnapshotCache {
   std::mutex refresh_mu_;  // serialises refresh(), clear_abort(), reset, close
   Client client_;
   CgroupsSnapshotCall call_;
-  codec::CgroupsSnapshotViews scratch_;  // decode buffer, capacity reused
+  codec::CgroupsSnapshotViews scratch_;  // decode buffer, released after each refresh
   uint64_t max_snapshot_bytes_ = 0;
   std::shared_ptr<SnapshotStore> store_;
 

@@ -1,0 +1,313 @@
+// consumer-refresh: the ebpf consumer's end-to-end refresh, request ->
+// target table updated, against the provider's SnapshotPublisher on the
+// production libuv server in a child process (Unix socket, as the consumer
+// on a loop uses; sizes announced).
+//
+//   consumer-refresh [--items N] [--layout 1|2] [--procs files|missing]
+//
+// N defaults to 1000, 10000 and 100000 in turn. One refresh is
+// Consumer::refresh(): the snapshot call, decode + Snapshot build + publish,
+// then TargetTable::apply(), which reads one cgroup.procs per enabled item.
+// With --procs files (default) every item's path is a real file (a few PIDs
+// each, on tmpfs like cgroupfs: /dev/shm, else the run directory); with
+// "missing" the paths do not exist (one failed open per item). Latency is per refresh, one in
+// flight, wall clock; the phases are reported as call_/build_/apply_p50_ms. The first refresh
+// (connect, response ceiling growth, first table) is not sampled: first_refresh_ms.
+//
+// Memory (client process, VmRSS): cache_rss_kb after two refreshes of a
+// SnapshotCache alone (the Level-3 cache, its client session and buffers),
+// consumer_rss_kb after the consumer run (cache + target table with one
+// Target per enabled item). "_trimmed" values are after malloc_trim(0).
+// Reference: memcpy_us, one memcpy of the response payload.
+#include <malloc.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_common.h"
+#include "cgroups_provider/publisher.h"
+#include "ebpf_consumer/consumer.h"
+#include "netipc/snapshot_cache_client.h"
+#include "netipc/uv/server.h"
+#include "netipc/wire.h"
+#include "pair.h"
+
+namespace netipc::bench {
+namespace {
+
+std::string procs_path(const std::string& dir, size_t i) {
+  return dir + "/" + std::to_string(i) + ".procs";
+}
+
+// The cgroup.procs stand-ins live on tmpfs when there is one (/dev/shm),
+// like cgroupfs, a memory file system: the apply phase then measures the
+// consumer, not a disk file system's open path.
+std::string make_procs_dir(const std::string& run_dir) {
+  char tmpl[] = "/dev/shm/netipc-bench-procs-XXXXXX";
+  if (::mkdtemp(tmpl) != nullptr) return tmpl;
+  const std::string d = run_dir + "/procs";
+  ::mkdir(d.c_str(), 0755);
+  return d;
+}
+
+std::vector<CgroupItem> make_items(const std::string& dir, size_t n) {
+  std::vector<CgroupItem> items(n);
+  char buf[128];
+  for (size_t i = 0; i < n; ++i) {
+    CgroupItem& it = items[i];
+    std::snprintf(buf, sizeof buf, "cgroup_k8s_ns%02zu_pod_%08zx_c%zu", i % 64, i * 2654435761u,
+                  i % 3);
+    it.name = buf;
+    it.path = procs_path(dir, i);
+    it.hash = fnv1a32(it.name);
+    it.options = (i % 5 == 0) ? kCgroupOptSystemdService : kCgroupOptIsUnified;
+    it.enabled = 1;
+    it.cgroup_id = 4096 + i;
+  }
+  return items;
+}
+
+// One small cgroup.procs per item: 1-4 PIDs.
+bool write_procs(const std::string& dir, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::ofstream f(procs_path(dir, i));
+    for (size_t k = 0; k <= i % 4; ++k)
+      f << (1000 + i * 4 + k) << "\n";
+    if (!f) return false;
+  }
+  return true;
+}
+
+int serve_child(const std::string& dir, const std::string& procs, size_t n, int ready) {
+  cgroups_provider::SnapshotPublisher publisher;
+  if (!publisher.publish(std::make_shared<const std::vector<CgroupItem>>(make_items(procs, n)))
+           .ok()) {
+    return 1;
+  }
+  malloc_trim(0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uv::ServerConfig cfg;
+  cfg.run_dir = dir;
+  cfg.service = "cgroups-snapshot";
+  cfg.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+  auto server = uv::Server::create(&loop, cfg, publisher.handler());
+  if (!server.ok()) {
+    std::fprintf(stderr, "bench server: %s\n", server.error().message().c_str());
+    return 1;
+  }
+  uv::Server* srv = server->get();
+  publisher.set_size_listener([srv](uint64_t bytes) { srv->announce_response_size(bytes); });
+  srv->announce_response_size(
+      std::max(publisher.current()->layout1->size(), publisher.current()->layout2->size()));
+  uv_signal_t sig;
+  uv_signal_init(&loop, &sig);
+  sig.data = srv;
+  uv_signal_start_oneshot(
+      &sig,
+      [](uv_signal_t* h, int) {
+        static_cast<uv::Server*>(h->data)->stop(100, [] {});
+        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+      },
+      SIGTERM);
+  char c = 1;
+  if (write(ready, &c, 1) != 1) return 1;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  publisher.set_size_listener(nullptr);
+  server->reset();
+  return uv_loop_close(&loop) == 0 ? 0 : 1;
+}
+
+long vm_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+double memcpy_us(size_t bytes) {
+  std::vector<uint8_t> a(bytes, 1), b(bytes, 0);
+  std::vector<double> t;
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t t0 = now_ns();
+    std::memcpy(b.data(), a.data(), bytes);
+    t.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+    a[i] = b[bytes / 2];
+  }
+  std::sort(t.begin(), t.end());
+  return t[2];
+}
+
+double median_ms(std::vector<int64_t> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return static_cast<double>(v[v.size() / 2]) / 1e6;
+}
+
+// RSS of the Level-3 cache alone: two refreshes, then VmRSS.
+bool measure_cache_rss(const std::string& dir, uint16_t layout, long* raw, long* trimmed,
+                       size_t* cache_bytes) {
+  ClientConfig c;
+  c.run_dir = dir;
+  c.service = "cgroups-snapshot";
+  c.call_timeout_ms = 30000;
+  SnapshotCacheOptions so;
+  so.layout = layout;
+  auto cache = SnapshotCache::create(c, so);
+  if (!cache.ok() || !(*cache)->refresh().ok() || !(*cache)->refresh().ok()) return false;
+  *raw = vm_rss_kb();
+  malloc_trim(0);
+  *trimmed = vm_rss_kb();
+  *cache_bytes = (*cache)->acquire()->memory_bytes();
+  return true;
+}
+
+int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
+  const std::string dir = make_run_dir(o);
+  const std::string procs = make_procs_dir(dir);
+  const uint64_t s0 = now_ns();
+  if (files && !write_procs(procs, n)) {
+    std::fprintf(stderr, "netipc-bench: cannot write %zu cgroup.procs files\n", n);
+    return 1;
+  }
+  const double setup_s = static_cast<double>(now_ns() - s0) / 1e9;
+  ChildProcess child = ChildProcess::start(
+      [&](int ready) { return serve_child(dir, procs, n, ready); }, server_cpu());
+  if (!child.valid()) {
+    std::fprintf(stderr, "netipc-bench: server child failed to start\n");
+    return 1;
+  }
+  pin_to_cpu(client_cpu());
+  malloc_trim(0);
+  const long rss0 = vm_rss_kb();
+  long cache_raw = 0, cache_trimmed = 0;
+  size_t cache_bytes = 0;
+  if (!measure_cache_rss(dir, layout, &cache_raw, &cache_trimmed, &cache_bytes)) {
+    std::fprintf(stderr, "netipc-bench: cache refresh failed\n");
+    return 1;
+  }
+  malloc_trim(0);
+
+  ebpf::ConsumerConfig cfg;
+  cfg.run_dir = dir;
+  cfg.call_timeout_ms = 30000;
+  cfg.layout = layout;
+  auto consumer = ebpf::Consumer::create(cfg);
+  if (!consumer.ok()) return 1;
+  ebpf::Consumer& c = **consumer;
+  ebpf::ConsumerRefresh r;
+  const uint64_t f0 = now_ns();
+  if (!c.refresh(0, &r).ok() || !r.applied || r.apply.targets != n) {
+    std::fprintf(stderr, "netipc-bench: first consumer refresh failed: %s\n",
+                 r.refresh.error.message().c_str());
+    return 1;
+  }
+  const double first_ms = static_cast<double>(now_ns() - f0) / 1e6;
+  const uint64_t payload = r.refresh.payload_bytes;
+
+  LatencyRecorder lat(1 << 12);
+  std::vector<int64_t> call, build, apply;
+  uint64_t refreshes = 0;
+  bool ok = true;
+  Window w(&child);
+  const uint64_t start = now_ns();
+  const uint64_t end = start + static_cast<uint64_t>(o.seconds * 1e9);
+  while (ok && (now_ns() < end || refreshes < 5)) {
+    const uint64_t t0 = now_ns();
+    ok = c.refresh(0, &r).ok() && r.applied && r.apply.targets == n &&
+         (!files || r.apply.files_read == n);
+    lat.add(now_ns() - t0);
+    call.push_back(r.refresh.call_ns);
+    build.push_back(r.refresh.build_ns);
+    apply.push_back(r.apply.duration_ns);
+    ++refreshes;
+  }
+  RunResult res;
+  res.scenario = "consumer-refresh";
+  res.unit = "refreshes";
+  w.finish(&res, refreshes);
+  const long rss_raw = vm_rss_kb();
+  malloc_trim(0);
+  const long rss_trimmed = vm_rss_kb();
+  if (!ok || c.client_status().connect_count != 1 || c.client_status().reconnect_count != 0) {
+    std::fprintf(stderr, "netipc-bench: a refresh failed or reconnected (%s)\n",
+                 r.refresh.error.message().c_str());
+    return 1;
+  }
+  res.p50_us = lat.percentile_us(0.50);
+  res.p95_us = lat.percentile_us(0.95);
+  res.p99_us = lat.percentile_us(0.99);
+  const double copy_us = memcpy_us(payload);
+  res.extra.integer("items", static_cast<int64_t>(n))
+      .integer("layout", c.layout())
+      .str("transport", "uds")
+      .str("procs", files ? "files" : "missing")
+      .str("latency_is", "request sent to target table published (one refresh, wall clock)")
+      .integer("refreshes", static_cast<int64_t>(refreshes))
+      .num("call_p50_ms", median_ms(call))
+      .num("build_p50_ms", median_ms(build))
+      .num("apply_p50_ms", median_ms(apply))
+      .num("first_refresh_ms", first_ms)
+      .integer("response_payload_bytes", static_cast<int64_t>(payload))
+      .integer("targets", static_cast<int64_t>(r.apply.targets))
+      .integer("pids", static_cast<int64_t>(r.apply.pids))
+      .integer("base_rss_kb", rss0)
+      .integer("cache_rss_kb", cache_raw)
+      .integer("cache_rss_trimmed_kb", cache_trimmed)
+      .integer("cache_bytes", static_cast<int64_t>(cache_bytes))
+      .integer("consumer_rss_kb", rss_raw)
+      .integer("consumer_rss_trimmed_kb", rss_trimmed)
+      .num("memcpy_us", copy_us)
+      .num("p50_over_memcpy", copy_us > 0 ? res.p50_us / copy_us : 0)
+      .num("procs_setup_s", setup_s)
+      .integer("repetition", rep);
+  consumer = make_error(Errc::kAborted, "done");  // close the session before the server
+  child.stop();
+  remove_tree(procs);
+  if (o.run_dir.empty()) remove_tree(dir);
+  report(res);
+  return 0;
+}
+
+int run_consumer_refresh(const Options& o) {
+  if (o.layout != 0 && o.layout != 1 && o.layout != 2) {
+    std::fprintf(stderr, "netipc-bench: --layout must be 1 or 2\n");
+    return 2;
+  }
+  bool files = true;
+  auto p = o.extra.find("procs");
+  if (p != o.extra.end()) {
+    if (p->second != "files" && p->second != "missing") {
+      std::fprintf(stderr, "netipc-bench: --procs must be files or missing\n");
+      return 2;
+    }
+    files = p->second == "files";
+  }
+  std::vector<size_t> sizes = {1000, 10000, 100000};
+  if (o.items != 0) sizes = {static_cast<size_t>(o.items)};
+  for (int rep = 0; rep < o.repetitions; ++rep) {
+    for (size_t n : sizes) {
+      const int rc = run_size(o, n, static_cast<uint16_t>(o.layout), files, rep);
+      if (rc != 0) return rc;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+NETIPC_BENCH_SCENARIO("consumer-refresh",
+                      "ebpf consumer end-to-end refresh (request -> target table updated), "
+                      "1k/10k/100k items, provider in a child process; client RSS",
+                      run_consumer_refresh);
+
+}  // namespace netipc::bench
