@@ -147,7 +147,9 @@ inline test::Child sleeper() {
       pause();
     return 0;
   });
-  if (c.valid()) EXPECT_TRUE(c.wait_for_line("R"));
+  if (c.valid()) {
+    EXPECT_TRUE(c.wait_for_line("R"));
+  }
   return c;
 }
 
