@@ -5,8 +5,12 @@
 namespace netipc::uv::detail {
 
 namespace {
-// Requests served per wake-up before yielding to other sessions.
-constexpr int kMaxRequestsPerWakeup = 64;
+// Requests served per wake-up. One: polling is level-triggered, so a
+// session with more requests queued is reported again on the next loop
+// iteration. Draining instead would cost a failed recvmsg (EAGAIN) after
+// every request in request/response traffic, and would let one pipelining
+// client hold the loop while others wait.
+constexpr int kMaxRequestsPerWakeup = 1;
 }  // namespace
 
 void ServerImpl::on_session_event(Session* s, int status, int events) {
