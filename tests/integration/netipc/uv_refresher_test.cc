@@ -275,20 +275,112 @@ TEST_F(UvRefresherTest, DestroyingWithoutStopCancelsSilently) {
   auto p = TestProvider::start(dir_.path(), service_, 5);
   p->publish(items_of(8, 8));
   auto r = make(3600 * 1000);
-  std::atomic<bool> in_hook{false}, hook_returned{false};
+  std::atomic<bool> in_hook{false}, may_return{false}, hook_returned{false};
   int calls = 0;
   ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome&) { ++calls; }).ok());
   ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
                  in_hook = true;
-                 std::this_thread::yield();
+                 test::wait_until([&] { return may_return.load(); });
                  hook_returned = true;
                }).ok());
   ASSERT_TRUE(r->start().ok());
+  // The hook is running and held: the attempt cannot complete on the loop.
   ASSERT_TRUE(run_until([&] { return in_hook.load(); }));
-  r.reset();  // waits for the hook
+  // Released from another thread, maybe before and maybe while the
+  // destructor runs: either way the destructor returns only after it.
+  std::thread releaser([&] { may_return = true; });
+  r.reset();
   EXPECT_TRUE(hook_returned.load());
-  uv_run(&loop_, UV_RUN_DEFAULT);  // handles close
+  releaser.join();
+  uv_run(&loop_, UV_RUN_DEFAULT);  // the handles close; no callback runs
   EXPECT_EQ(calls, 0);
+}
+
+TEST_F(UvRefresherTest, LayoutOnePeerAndTimeouts) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  const uint64_t gen = p->publish(items_of(9, 6));
+  p->set_mode(Mode::kLayout1Only);
+  ClientConfig c;
+  c.run_dir = dir_.path();
+  c.service = service_;
+  RefresherConfig rc;
+  rc.interval_ms = 3600 * 1000;
+  rc.timeout_ms = 100;
+  store_ = std::make_shared<SnapshotStore>();
+  auto made = Refresher::create(&loop_, c, store_, rc);
+  ASSERT_TRUE(made.ok());
+  auto& r = *made;
+  std::vector<RefreshOutcome> seen;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 1; }));
+  ASSERT_TRUE(seen[0].ok()) << seen[0].error.message();
+  EXPECT_EQ(seen[0].layout, codec::kCgroupsLayoutBinary);
+  EXPECT_EQ(r->layout(), codec::kCgroupsLayoutBinary);
+  EXPECT_EQ(store_->status().generation, gen);
+
+  // A provider that stalls past the timeout: kTimeout, snapshot kept,
+  // session BROKEN; the next refresh reconnects.
+  p->set_mode(Mode::kStall);
+  ASSERT_TRUE(r->refresh_now());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 2; }));
+  EXPECT_EQ(seen[1].error.code, Errc::kTimeout);
+  EXPECT_EQ(store_->status().connection_state, ClientState::kBroken);
+  EXPECT_EQ(store_->status().generation, gen);
+  p->set_mode(Mode::kServe);
+  p->release();
+  const uint64_t reconnects = r->client_status().reconnect_count;
+  ASSERT_TRUE(r->refresh_now());
+  ASSERT_TRUE(run_until([&] { return seen.size() == 3; }));
+  EXPECT_TRUE(seen[2].ok()) << seen[2].error.message();
+  EXPECT_EQ(r->client_status().reconnect_count, reconnects + 1);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, ReadersOnOtherThreadsSeeWholeGenerationsAsTheLoopPublishes) {
+  auto p = TestProvider::start(dir_.path(), service_, 0);
+  p->publish(items_of(1, 32));
+  auto r = make(2);  // refresh as fast as the loop can
+  ASSERT_TRUE(r->start().ok());
+  const std::vector<CgroupItem> keys = items_of(0, 32);
+  std::atomic<bool> stop_readers{false};
+  std::atomic<uint64_t> bad{0}, lookups{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!stop_readers.load(std::memory_order_relaxed)) {
+        ReadGuard g(*store_);
+        if (!g.populated()) continue;
+        const uint64_t gen = g.generation();
+        for (const CgroupItem& k : keys) {
+          const CgroupItemView* v = g.find(k.hash, k.name);
+          lookups.fetch_add(1, std::memory_order_relaxed);
+          if (v == nullptr || v->cgroup_id / 1000000 != gen ||
+              v->path != cache_test::item_of(gen, v->cgroup_id % 1000000).path) {
+            bad.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  // The provider moves through generations while the loop refreshes.
+  std::atomic<bool> stop_writer{false};
+  std::thread writer([&] {
+    for (uint64_t g = 2; g <= 30 && !stop_writer; ++g) {
+      const uint64_t published = p->publish(items_of(g, 32));
+      if (published != g) bad.fetch_add(1);
+      test::wait_until([&] { return store_->status().generation >= g || stop_writer; });
+    }
+  });
+  EXPECT_TRUE(run_until([&] { return store_->status().generation == 30; }, 20000));
+  stop_writer = true;
+  writer.join();
+  stop_readers = true;
+  for (auto& t : readers)
+    t.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(lookups.load(), 0u);
+  stop(r.get());
 }
 
 }  // namespace
