@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The main job, on this machine: builds the project (release preset) and
-# runs the demonstration. Stops cleanly on Ctrl-C.
-#
-# Until the cgroups-snapshot provider lands this is an INCREMENT server and
-# client doing round trips over a Unix socket, printing what happened.
+# The main job, on this machine: builds the project (release preset), starts
+# the cgroups-snapshot provider on this machine's real cgroups
+# (/sys/fs/cgroup) with a private run directory under /tmp, and shows the
+# consumer's live view (what ebpf.plugin would see: snapshot status and the
+# cgroup targets with their PID counts), refreshed every 2 seconds.
+# Ctrl-C stops both cleanly (the terminal sends SIGINT to both; the script
+# also sends the provider SIGTERM), the provider removes its socket and
+# shared-memory regions, the script prints its log and removes the run
+# directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,27 +15,45 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 bin=build/release/tools
 run_dir=$(mktemp -d /tmp/netipc-demo.XXXXXX)
-server_pid=""
+log="$run_dir/provider.log"
+provider_pid=""
+
+stop_provider() {
+  [ -n "$provider_pid" ] || return 0
+  local rc=0
+  kill -TERM "$provider_pid" 2>/dev/null || true
+  wait "$provider_pid" 2>/dev/null || rc=$?
+  provider_pid=""
+  echo "== provider stopped (exit $rc); its log:"
+  sed 's/^/   /' "$log"
+}
 cleanup() {
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  stop_provider
   rm -rf "$run_dir"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C must not end the script before the provider is stopped: the
+# consumer in the foreground exits cleanly on it, then the script carries on.
+trap ':' INT TERM
 
-echo "== starting: netipc-cli serve increment --run-dir $run_dir --service demo"
-coproc SERVER { exec "$bin/netipc-cli" serve increment --run-dir "$run_dir" --service demo; }
-server_pid=$SERVER_PID
-read -r -t 10 line <&"${SERVER[0]}" || { echo "server did not start"; exit 1; }
-echo "server says: $line"
+echo "== starting the provider: netipc-cgroups-provider --cgroup-root /sys/fs/cgroup" \
+  "--run-dir $run_dir --transport shm --rescan 2"
+coproc PROVIDER {
+  exec "$bin/provider/netipc-cgroups-provider" --cgroup-root /sys/fs/cgroup --run-dir "$run_dir" \
+    --transport shm --rescan 2 2>"$log"
+}
+provider_pid=$PROVIDER_PID
+if ! read -r -t 60 line <&"${PROVIDER[0]}" || [ "$line" != "READY" ]; then
+  echo "the provider did not start:"
+  cat "$log"
+  exit 1
+fi
+sed 's/^/   /' "$log"
 
-echo "== one call, verbose"
-"$bin/netipc-cli" call increment --run-dir "$run_dir" --service demo --value 41 --verbose
-echo "== 100000 chained round trips"
-start=$(date +%s%N)
-result=$("$bin/netipc-cli" call increment --run-dir "$run_dir" --service demo --value 0 --count 100000)
-end=$(date +%s%N)
-echo "final reply: $result (expected 100000) in $(( (end - start) / 1000000 )) ms"
-echo "== a wrong auth token is refused"
-"$bin/netipc-cli" call increment --run-dir "$run_dir" --service demo --value 1 --auth-token 0x1 || true
-echo "== done"
+echo "== the consumer's live view: netipc-cli cache --run-dir $run_dir" \
+  "--service cgroups-snapshot --transport shm --every 2 (Ctrl-C to stop)"
+rc=0
+"$bin/netipc-cli" cache --run-dir "$run_dir" --service cgroups-snapshot --transport shm \
+  --every 2 || rc=$?
+echo "== consumer stopped (exit $rc)"
+stop_provider

@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <uv.h>
@@ -108,13 +109,32 @@ struct Daemon {
   }
 
   void on_signal(int signum) {
-    if (stopping) return;
+    if (stopping) return;  // a second signal while stopping changes nothing
     stopping = true;
     NETIPC_LOG(kInfo, "%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
     uv_close(reinterpret_cast<uv_handle_t*>(&rescan), nullptr);
+    // The handlers stay installed until the end (closing them would restore
+    // the default action, and a second signal would kill us mid-stop); unref'd
+    // they no longer keep the loop alive.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&sigint));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&sigterm));
+    provider->stop(1000, [] { NETIPC_LOG(kInfo, "stopped: endpoint removed"); });
+  }
+
+  // After the loop ended: close the signal handles with the signals blocked
+  // and then ignored, so none arriving now can end the process abnormally.
+  void close_signals() {
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &both, nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-    provider->stop(1000, [] { NETIPC_LOG(kInfo, "stopped: endpoint removed"); });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    pthread_sigmask(SIG_UNBLOCK, &both, nullptr);
   }
 };
 
@@ -200,6 +220,7 @@ int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
   std::fflush(stdout);
 
   uv_run(&d.loop, UV_RUN_DEFAULT);
+  d.close_signals();
   d.provider.reset();
   d.scanner.reset();
   rc = uv_loop_close(&d.loop);

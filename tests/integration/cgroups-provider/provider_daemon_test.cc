@@ -13,6 +13,8 @@
 #include "../../unit/cgroups-provider/fake_cgroupfs.h"
 #include "../../unit/cgroups-provider/snapshot_fetcher.h"
 #include "netipc/bytes.h"
+#include "netipc/codec/cgroups.h"
+#include "netipc/session.h"
 #include "test_support.h"
 
 namespace netipc::cgroups_provider {
@@ -128,6 +130,38 @@ TEST_F(ProviderDaemon, SigtermStopsCleanlyAndRemovesTheSocket) {
   EXPECT_EQ(p.wait(std::chrono::seconds(20)), 0) << p.output();
   EXPECT_FALSE(exists(sock));
   EXPECT_EQ(count_lines_with(p.output(), "SIGTERM: stopping"), 1u) << p.output();
+}
+
+TEST(ProviderDaemonStop, SecondSignalDuringTheStopDoesNotKillIt) {
+  // Ctrl-C in a terminal, then a supervisor's SIGTERM while the provider is
+  // still stopping: here it waits (up to its 1 s deadline) for a response a
+  // client is not reading.
+  FakeHost host(HostKind::kV2, "/dev/shm");
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 20000; ++i)
+    leaves.push_back("container-" + std::to_string(i) + ".scope");
+  host.add_leaves(host.unified(), leaves);
+  test::TempDir run;
+  test::Child p =
+      spawn_provider({"--cgroup-root", host.root(), "--run-dir", run.path(), "--service", "stop"});
+  ASSERT_TRUE(p.wait_for_line("READY", std::chrono::seconds(30))) << p.output();
+  ClientProposal proposal;
+  proposal.max_response_payload_bytes = 1u << 26;
+  auto stalled = ClientSession::connect(run.path(), "stop", proposal);
+  ASSERT_TRUE(stalled.ok()) << stalled.error().message();
+  uint8_t req[codec::kCgroupsRequestLen];
+  codec::encode_cgroups_request(1, req);
+  ASSERT_TRUE(stalled
+                  ->send_request(static_cast<uint16_t>(wire::Method::kCgroupsSnapshot), 1,
+                                 ByteSpan(req, sizeof req))
+                  .ok());
+  p.kill_with(SIGINT);
+  ASSERT_TRUE(testing::wait_for_output(&p, "SIGINT: stopping")) << p.output();
+  EXPECT_EQ(p.output().find("endpoint removed"), std::string::npos) << "the stop was too quick";
+  p.kill_with(SIGTERM);
+  EXPECT_EQ(p.wait(std::chrono::seconds(20)), 0) << p.output();
+  EXPECT_EQ(count_lines_with(p.output(), "stopped: endpoint removed"), 1u) << p.output();
+  EXPECT_FALSE(exists(run.file("stop.sock")));
 }
 
 TEST_F(ProviderDaemon, SigintStopsCleanlyWithSharedMemorySessions) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -118,7 +119,19 @@ inline test::Child spawn_provider(const std::vector<std::string>& args) {
   return test::Child::spawn({"/bin/sh", "-c", cmd});
 }
 
-// Lines of `text` that start with `prefix`.
+// Reads the child's output until it contains `needle` (or the timeout).
+inline bool wait_for_output(test::Child* c, const std::string& needle,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (c->output().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Reads whatever arrives within 20 ms; no line is literally this.
+    c->wait_for_line("\x01", std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// Lines of `text` that contain `needle`.
 inline size_t count_lines_with(const std::string& text, const std::string& needle) {
   size_t n = 0, pos = 0;
   while (pos < text.size()) {
