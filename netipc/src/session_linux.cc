@@ -98,7 +98,12 @@ Result<ClientSession> ClientSession::connect(const std::string& run_dir,
   s.conn_ = UdsConnection(std::move(*fd));
   s.conn_.configure(ack->agreed_packet_size, client_inbound_limits(*ack),
                     client_outbound_limits(*ack));
-  if (s.uses_shm()) NETIPC_RETURN_IF_ERROR(s.attach_shm(run_dir, service, deadline_ns, abort_fd));
+  if (s.uses_shm()) {
+    NETIPC_RETURN_IF_ERROR(s.attach_shm(run_dir, service, deadline_ns, abort_fd));
+  } else {
+    // Calls without an abort fd then cost one recvmsg instead of poll + recvmsg.
+    NETIPC_RETURN_IF_ERROR(s.conn_.enable_blocking_receive());
+  }
   return s;
 }
 

@@ -1,7 +1,9 @@
 #include "netipc/uds_connection.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -135,7 +137,7 @@ Status UdsConnection::send(const wire::Header& header, ByteSpan payload, int64_t
 
 // ---- receive ----
 
-Result<UdsConnection::Rx> UdsConnection::read_first_packet() {
+Result<UdsConnection::Rx> UdsConnection::read_first_packet(int flags) {
   // The payload part of the first packet can be at most min(P - 32, limit);
   // a longer packet is truncated (MSG_TRUNC) and rejected after the header
   // has been checked against the limits.
@@ -148,7 +150,7 @@ Result<UdsConnection::Rx> UdsConnection::read_first_packet() {
   msg.msg_iovlen = 2;
   int err = 0;
   const ssize_t n =
-      detail::sys_retry([&] { return ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT); }, &err);
+      detail::sys_retry([&] { return ::recvmsg(fd_.get(), &msg, flags); }, &err);
   if (n < 0) {
     if (err == EAGAIN || err == EWOULDBLOCK) return Rx::kWouldBlock;
     return io_error("recvmsg", err);
@@ -179,7 +181,7 @@ Result<UdsConnection::Rx> UdsConnection::read_first_packet() {
   return Rx::kProgress;
 }
 
-Result<UdsConnection::Rx> UdsConnection::read_continuation() {
+Result<UdsConnection::Rx> UdsConnection::read_continuation(int flags) {
   const uint32_t body = packet_size_ - static_cast<uint32_t>(wire::kHeaderLen);
   const uint32_t total = rx_header_.payload_len;
   const uint32_t want = std::min(body, total - rx_offset_);
@@ -189,7 +191,7 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation() {
   msg.msg_iovlen = 2;
   int err = 0;
   const ssize_t n =
-      detail::sys_retry([&] { return ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT); }, &err);
+      detail::sys_retry([&] { return ::recvmsg(fd_.get(), &msg, flags); }, &err);
   if (n < 0) {
     if (err == EAGAIN || err == EWOULDBLOCK) return Rx::kWouldBlock;
     rx_in_chunks_ = false;
@@ -219,19 +221,59 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation() {
   return Rx::kProgress;
 }
 
-Result<Message> UdsConnection::try_receive() {
+Result<Message> UdsConnection::read_message(int flags) {
   for (;;) {
-    auto r = rx_in_chunks_ ? read_continuation() : read_first_packet();
+    auto r = rx_in_chunks_ ? read_continuation(flags) : read_first_packet(flags);
     if (!r.ok()) {
       rx_in_chunks_ = false;
       return r.error();
     }
     if (*r == Rx::kComplete) return rx_message_;
+    // Would block (or, in blocking mode, SO_RCVTIMEO expired).
     if (*r == Rx::kWouldBlock) return make_error(Errc::kNotReady, "recvmsg would block");
   }
 }
 
+Result<Message> UdsConnection::try_receive() { return read_message(MSG_DONTWAIT); }
+
+Status UdsConnection::enable_blocking_receive() {
+  const int fl = ::fcntl(fd_.get(), F_GETFL);
+  if (fl < 0 || ::fcntl(fd_.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    return make_error(Errc::kSystem, "fcntl O_NONBLOCK", errno);
+  }
+  blocking_receive_ = true;
+  return ok_status();
+}
+
+Result<Message> UdsConnection::receive_blocking(int64_t deadline_ns) {
+  for (;;) {
+    int64_t want_ms = 0;  // 0 = wait forever
+    if (deadline_ns != 0) {
+      const int64_t left_ns = deadline_ns - detail::monotonic_ns();
+      if (left_ns <= 0) {
+        rx_in_chunks_ = false;
+        return make_error(Errc::kTimeout, "receive");
+      }
+      // Rounded down to 64 ms steps so that the per-call deadlines of a
+      // steady request stream map to one value and need no setsockopt; the
+      // remainder is waited for in a last short step.
+      const int64_t left_ms = (left_ns + 999999) / 1000000;
+      want_ms = left_ms >= 128 ? left_ms & ~int64_t{63} : left_ms;
+    }
+    if (want_ms != rcvtimeo_ms_) {
+      timeval tv{static_cast<time_t>(want_ms / 1000), static_cast<suseconds_t>(want_ms % 1000) * 1000};
+      if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+        return make_error(Errc::kSystem, "SO_RCVTIMEO", errno);
+      }
+      rcvtimeo_ms_ = want_ms;
+    }
+    auto m = read_message(0);
+    if (m.ok() || m.code() != Errc::kNotReady) return m;
+  }
+}
+
 Result<Message> UdsConnection::receive(int64_t deadline_ns, int abort_fd) {
+  if (blocking_receive_ && abort_fd < 0) return receive_blocking(deadline_ns);
   // Wait first: in request/response traffic the answer is rarely there
   // already, and a speculative read would cost a system call each time.
   // Continuations usually are there, so a message in progress reads first.

@@ -47,6 +47,12 @@ class UdsConnection {
   // ---- blocking face (the fd may be non-blocking; waits use poll) ----
   // deadline_ns: CLOCK_MONOTONIC nanoseconds, 0 = no deadline.
   // abort_fd: readable = abort (kAborted); -1 = none.
+  //
+  // enable_blocking_receive() puts the fd in blocking mode so that a
+  // receive() without an abort fd is one blocking recvmsg per packet, its
+  // deadline enforced with SO_RCVTIMEO, instead of poll + recvmsg. Sends
+  // and the non-blocking face are unaffected (they pass MSG_DONTWAIT).
+  Status enable_blocking_receive();
   Status send(const wire::Header& header, ByteSpan payload, int64_t deadline_ns = 0,
               int abort_fd = -1);
   Result<Message> receive(int64_t deadline_ns = 0, int abort_fd = -1);
@@ -69,11 +75,15 @@ class UdsConnection {
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
   Result<bool> send_one_packet();
-  Result<Rx> read_first_packet();
-  Result<Rx> read_continuation();
+  Result<Rx> read_first_packet(int flags);
+  Result<Rx> read_continuation(int flags);
+  Result<Message> receive_blocking(int64_t deadline_ns);
+  Result<Message> read_message(int flags);
   Status wait(short events, int64_t deadline_ns, int abort_fd);
 
   UniqueFd fd_;
+  bool blocking_receive_ = false;
+  int64_t rcvtimeo_ms_ = 0;  // SO_RCVTIMEO currently set (0 = none)
   uint32_t packet_size_ = wire::kPacketSizeFallback;
   Limits inbound_;
   Limits outbound_;
