@@ -16,7 +16,9 @@
 //    cgroups published in both layouts, after a few unchanged rescans and one
 //    changed publish (the daemon's steady state, with the daemon's
 //    malloc_trim after each new generation); rss_baseline_mb is the same
-//    process before it scanned, rss_after_scan_mb after its first scan.
+//    process before it scanned, rss_after_scan_mb after its first scan;
+//    items_mb is the heap the published item vector takes (the rest of
+//    rss_after_scan_mb - rss_baseline_mb is the scanner's own state).
 //
 //   netipc-bench provider-scan --items 100000 [--repetitions 3] [--seconds 3]
 #include <fcntl.h>
@@ -116,8 +118,21 @@ double quantile(std::vector<double> v, double q) {
                     static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
 }
 
+// Heap bytes of an item vector: the elements plus each string's heap block
+// (glibc: capacity + NUL + 8 bytes of header, in 16-byte steps).
+double heap_mb_of(const std::vector<CgroupItem>& items) {
+  auto block = [](const std::string& s) -> size_t {
+    return s.capacity() > 15 ? (s.capacity() + 1 + 8 + 15) / 16 * 16 : 0;
+  };
+  size_t bytes = items.capacity() * sizeof(CgroupItem);
+  for (const auto& it : items)
+    bytes += block(it.name) + block(it.path);
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
+
 struct RssReport {
   double baseline = 0, after_scan = 0, steady = 0;
+  double items_mb = 0;  // the published item vector (shared by scanner and publisher)
   uint64_t items = 0;
 };
 
@@ -184,6 +199,7 @@ class RssProbe {
     if (!changed.ok() || !changed->changed) return 1;
     if (!(*provider)->publish_now(changed->items).ok()) return 1;
     r.items = changed->items->size();
+    r.items_mb = heap_mb_of(*changed->items);
     r.steady = vm_rss_mb();
     (*provider)->stop(1000);
     ::unlink((extra + "/cgroup.procs").c_str());
@@ -305,6 +321,7 @@ int run_provider_scan(const Options& o) {
       .num("rss_mb", rss.steady)
       .num("rss_baseline_mb", rss.baseline)
       .num("rss_after_scan_mb", rss.after_scan)
+      .num("items_mb", rss.items_mb)
       .integer("rss_cgroups", static_cast<int64_t>(rss.items));
   report(res);
   (*provider)->stop(1000);
