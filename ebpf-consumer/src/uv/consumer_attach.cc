@@ -65,8 +65,10 @@ Status Consumer::attach(uv_loop_t* loop, int interval_ms, RefreshCallback cb) {
     a->pending.refresh = r;  // the delivered copy is authoritative
     mirror(a->refresher->client_status(), a->refresher->layout(), r.malformed ? 1 : 0);
     if (a->cb) {
+      // Copies: the callback may detach or destroy the consumer (and `a`).
       const ConsumerRefresh copy = a->pending;
-      a->cb(copy);  // last: it may detach
+      const RefreshCallback user_cb = a->cb;
+      user_cb(copy);  // last
     }
   }));
   NETIPC_RETURN_IF_ERROR(a->refresher->start());

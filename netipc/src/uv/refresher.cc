@@ -198,8 +198,11 @@ void Refresher::Impl::complete() {
   store->set_connection_state(client->state());
   busy = false;
   if (on_refresh) {
+    // Copies: the callback may stop or destroy the Refresher, which would
+    // destroy `outcome` and the std::function while they are in use.
     const RefreshOutcome copy = outcome;
-    on_refresh(copy);  // last: it may stop or destroy the Refresher
+    const RefreshCallback cb = on_refresh;
+    cb(copy);  // last
   }
 }
 

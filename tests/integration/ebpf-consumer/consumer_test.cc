@@ -243,5 +243,28 @@ TEST(EbpfConsumer, AttachedToALoopRebuildsTheTableOnEveryRefresh) {
   cgroup_tree::kill_and_reap(a2);
 }
 
+TEST(EbpfConsumer, DestroyedFromInsideItsLoopCallback) {
+  test::TempDir dir;
+  const std::string service = test::unique_service("consd");
+  auto p = TestProvider::start(dir.path(), service, 10);
+  ASSERT_TRUE(p);
+  auto c = make_consumer(dir, service);
+  ASSERT_TRUE(c);
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  int calls = 0;
+  ASSERT_TRUE(c->attach(&loop, 10, [&](const ConsumerRefresh&) {
+                 ++calls;
+                 c.reset();  // the consumer, its refresher and this callback's owner
+               }).ok());
+  while (calls == 0 && uv_run(&loop, UV_RUN_ONCE) != 0) {
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(c, nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
 }  // namespace
 }  // namespace netipc::ebpf

@@ -296,6 +296,23 @@ TEST_F(UvRefresherTest, DestroyingWithoutStopCancelsSilently) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST_F(UvRefresherTest, DestroyingFromInsideTheCallbackIsSafe) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(10, 4));
+  auto r = make(3600 * 1000);
+  int calls = 0;
+  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) {
+                 EXPECT_TRUE(o.ok());
+                 ++calls;
+                 r.reset();  // the callback's own Refresher
+               }).ok());
+  ASSERT_TRUE(r->start().ok());
+  ASSERT_TRUE(run_until([&] { return calls == 1; }));
+  EXPECT_EQ(r, nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(UvRefresherTest, LayoutOnePeerAndTimeouts) {
   auto p = TestProvider::start(dir_.path(), service_, 5);
   const uint64_t gen = p->publish(items_of(9, 6));
