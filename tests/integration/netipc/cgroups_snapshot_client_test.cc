@@ -222,6 +222,33 @@ TEST_P(CgroupsSnapshotClientOurs, FetchesEveryFieldAndFollowsNewGenerationsOnOne
   EXPECT_EQ(st.fetch_count, 2u);
 }
 
+// A snapshot that outgrows the ceiling agreed when the session started:
+// the server answers LIMIT_EXCEEDED, the client reconnects (the new ACK
+// carries the announced ceiling) and the caller still gets its snapshot.
+TEST_P(CgroupsSnapshotClientOurs, SnapshotOutgrowingTheSessionCeilingCostsOneInvisibleReconnect) {
+  const Mode m = GetParam();
+  TempDir dir;
+  auto server = start_snapshot_server(snapshot_server_config(dir.path(), "grow", m.profiles),
+                                      share(make_items(10)), 1);
+  ASSERT_TRUE(server->thread);
+  auto client =
+      CgroupsSnapshotClient::create(client_config(dir.path(), "grow", m.profiles, m.layout));
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client->fetch().ok());
+  const uint32_t first_ceiling = client->status().client.agreed_max_response_payload_bytes;
+
+  const std::vector<CgroupItem> big = make_items(20000);  // megabytes, far above the ceiling
+  ASSERT_TRUE(server->publisher->publish(share(big)).ok());
+  auto snap = client->fetch();
+  ASSERT_TRUE(snap.ok()) << snap.error().message();
+  expect_items_equal(**snap, big, m.layout == 0 ? 2 : m.layout);
+  const CgroupsSnapshotClientStatus st = client->status();
+  EXPECT_GT(st.client.agreed_max_response_payload_bytes, first_ceiling);
+  EXPECT_EQ(st.client.reconnect_count, 1u);
+  EXPECT_EQ(st.client.error_count, 0u);
+  EXPECT_EQ(st.fetch_count, 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(TransportsAndLayouts, CgroupsSnapshotClientOurs,
                          ::testing::Values(Mode{kUds, 0}, Mode{kUds, 1}, Mode{kUds, 2},
                                            Mode{kShm, 0}, Mode{kShm, 1}, Mode{kShm, 2}),
