@@ -19,6 +19,12 @@
 // consumer_rss_kb after the consumer run (cache + target table with one
 // Target per enabled item). "_trimmed" values are after malloc_trim(0).
 // Reference: memcpy_us, one memcpy of the response payload.
+//
+// Then the same refresh on a libuv loop (Consumer::attach, back to back):
+// loop_refresh_p50_ms, and loop_max_gap_ms, the longest gap between the
+// ticks of a 1 ms timer on that loop meanwhile (how long the loop was ever
+// blocked; the build and the table rebuild run on the threadpool), against
+// loop_idle_max_gap_ms, the same timer on an otherwise idle loop.
 #include <malloc.h>
 #include <sys/stat.h>
 #include <uv.h>
@@ -171,6 +177,78 @@ bool measure_cache_rss(const std::string& dir, uint16_t layout, long* raw, long*
   return true;
 }
 
+// The same consumer attached to a libuv loop (refreshes back to back: the
+// interval is 1 ms, ticks that find one running are skipped) while a 1 ms
+// timer on the loop records the longest gap between its ticks: how long the
+// loop was ever kept from running. Reports the median refresh (call +
+// build + apply) and that gap.
+struct LoopResult {
+  bool ok = false;
+  double refresh_p50_ms = 0;
+  double max_gap_ms = 0;
+  double idle_max_gap_ms = 0;
+  uint64_t ticks = 0;
+};
+
+LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double seconds) {
+  LoopResult out;
+  ebpf::ConsumerConfig cfg;
+  cfg.run_dir = dir;
+  cfg.call_timeout_ms = 30000;
+  cfg.layout = layout;
+  auto consumer = ebpf::Consumer::create(cfg);
+  if (!consumer.ok()) return out;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct Ticker {
+    uv_timer_t timer;
+    uint64_t last = 0;
+    uint64_t max_gap = 0;
+    uint64_t ticks = 0;
+  } ticker;
+  uv_timer_init(&loop, &ticker.timer);
+  ticker.timer.data = &ticker;
+  ticker.last = now_ns();
+  uv_timer_start(
+      &ticker.timer,
+      [](uv_timer_t* t) {
+        auto* k = static_cast<Ticker*>(t->data);
+        const uint64_t now = now_ns();
+        k->max_gap = std::max(k->max_gap, now - k->last);
+        k->last = now;
+        ++k->ticks;
+      },
+      1, 1);
+  // Reference: the same timer with nothing else on the loop.
+  const uint64_t idle_end = now_ns() + static_cast<uint64_t>(std::min(seconds, 1.0) * 1e9);
+  while (now_ns() < idle_end)
+    uv_run(&loop, UV_RUN_ONCE);
+  out.idle_max_gap_ms = static_cast<double>(ticker.max_gap) / 1e6;
+  ticker.max_gap = 0;
+  ticker.ticks = 0;
+  std::vector<int64_t> total;
+  bool failed = false;
+  const Status st = (*consumer)->attach(&loop, 1, [&](const ebpf::ConsumerRefresh& r) {
+    if (!r.refresh.ok() || !r.applied || r.apply.targets != n) failed = true;
+    total.push_back(r.refresh.call_ns + r.refresh.build_ns + r.apply.duration_ns);
+  });
+  if (!st.ok()) return out;
+  const uint64_t end = now_ns() + static_cast<uint64_t>(seconds * 1e9);
+  while (!failed && (now_ns() < end || total.size() < 5)) {
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  bool detached = false;
+  (void)(*consumer)->detach([&] { detached = true; });
+  uv_close(reinterpret_cast<uv_handle_t*>(&ticker.timer), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  out.ok = !failed && detached && uv_loop_close(&loop) == 0;
+  if (!total.empty()) total.erase(total.begin());  // the first includes the connect
+  out.refresh_p50_ms = median_ms(total);
+  out.max_gap_ms = static_cast<double>(ticker.max_gap) / 1e6;
+  out.ticks = ticker.ticks;
+  return out;
+}
+
 int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   const std::string dir = make_run_dir(o);
   const std::string procs = make_procs_dir(dir);
@@ -271,6 +349,15 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
       .num("procs_setup_s", setup_s)
       .integer("repetition", rep);
   consumer = make_error(Errc::kAborted, "done");  // close the session before the server
+  const LoopResult lr = run_loop(dir, layout, n, o.seconds);
+  if (!lr.ok) {
+    std::fprintf(stderr, "netipc-bench: refreshes on the loop failed\n");
+    return 1;
+  }
+  res.extra.num("loop_refresh_p50_ms", lr.refresh_p50_ms)
+      .num("loop_max_gap_ms", lr.max_gap_ms)
+      .num("loop_idle_max_gap_ms", lr.idle_max_gap_ms)
+      .integer("loop_ticks", static_cast<int64_t>(lr.ticks));
   child.stop();
   remove_tree(procs);
   if (o.run_dir.empty()) remove_tree(dir);
