@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -174,6 +175,10 @@ int serve_and_call_expecting_socket(const std::string& dir, const std::string& s
   auto v = increment(*c, 41);
   if (!v.ok() || *v != 42) return 12;
   if (c->status().selected_profile != kUds) return 13;  // fell back to the socket
+  // ... because the server chose it: the client was never handed an SHM
+  // session it could not attach (it would have stripped SHM and reconnected).
+  if (c->status().supported_profiles != (kUds | kHybrid)) return 17;
+  if (server->server().stats().sessions_accepted != 1) return 18;
   if (server->server().stats().shm_sessions != 0) return 14;
   if (!region_files(dir).empty() || entry_count(dir) != 1) return 15;  // just the socket
   auto again = increment(*c, 42);  // and the session keeps working
@@ -231,7 +236,8 @@ TEST_F(ShmFailure, LiveRegionAtTheSessionsNameMakesThatSessionUseTheSocket) {
   auto v = increment(first, 1);
   ASSERT_TRUE(v.ok()) << v.error().message();
   EXPECT_EQ(first.status().session_id, 1u);
-  EXPECT_EQ(first.status().selected_profile, kUds);  // create failed: kAddrInUse
+  EXPECT_EQ(first.status().selected_profile, kUds);              // create failed: kAddrInUse
+  EXPECT_EQ(first.status().supported_profiles, kUds | kHybrid);  // the server fell back
   Client second = client();
   v = increment(second, 2);
   ASSERT_TRUE(v.ok()) << v.error().message();
@@ -247,6 +253,9 @@ struct Spoil {
   const char* name;
   void (*apply)(const std::string& region_path);
 };
+void PrintTo(const Spoil& s, std::ostream* os) {
+  *os << s.name;
+}
 
 class ShmAttachFailure : public ShmFailure, public ::testing::WithParamInterface<Spoil> {};
 
