@@ -130,13 +130,21 @@ ShmChannel::ShmChannel(const ShmRegion& region, ShmSide side,
   // nothing of its own was ever published, and a request the client
   // published before this channel existed must still be its first.
 
+  const bool multi_cpu = usable_cpu_count() > 1;
   if (options.spin_tries < 0) {
     s.spin_tries = 0;
   } else if (options.spin_tries == 0) {
     // Spinning on one CPU only delays the peer that would publish.
-    s.spin_tries = usable_cpu_count() <= 1 ? 0 : shm::kDefaultSpinTries;
+    s.spin_tries = multi_cpu ? shm::kDefaultSpinTries : 0;
   } else {
     s.spin_tries = static_cast<uint32_t>(options.spin_tries);
+  }
+  if (options.spin_ns > 0) {
+    s.spin_ns = static_cast<uint32_t>(options.spin_ns);
+  } else if (options.spin_ns == 0 && options.spin_tries == 0 && multi_cpu) {
+    s.spin_ns = shm::kAutoSpinNs;
+  } else {
+    s.spin_ns = 0;
   }
   s.slice_ms = options.wait_slice_ms == 0
                    ? 100
@@ -210,6 +218,20 @@ Result<uint32_t> ShmChannel::receive_until(MutableByteSpan out, int64_t deadline
       return consume(out, seq);
     }
     cpu_relax();
+  }
+  if (s.spin_ns != 0) {
+    // Time-bounded spin; the clock (vDSO, no system call) is read every 32
+    // pauses.
+    const int64_t until = detail::monotonic_ns() + s.spin_ns;
+    for (uint32_t i = 1;; ++i) {
+      const uint64_t seq = load_acquire(s.rx_seq_word);
+      if (seq >= expected) {
+        ++s.stats.spin_hits;
+        return consume(out, seq);
+      }
+      cpu_relax();
+      if ((i & 31) == 0 && detail::monotonic_ns() >= until) break;
+    }
   }
   return wait_and_consume(out, expected, deadline_ns, stop);
 }

@@ -50,6 +50,12 @@ inline constexpr uint16_t kVersion = 3;
 inline constexpr uint16_t kHeaderLen = 64;
 inline constexpr uint32_t kAlignment = 64;
 inline constexpr uint32_t kDefaultSpinTries = 128;
+// In the automatic mode a receiver also keeps spinning until this much time
+// has passed since it started waiting (two or more usable CPUs only): long
+// enough to cover a peer's handling of a small request on another CPU, so
+// request/response traffic does not pay two futex sleeps and wake-ups per
+// round trip; short enough to cost nothing measurable at low call rates.
+inline constexpr uint32_t kAutoSpinNs = 20000;
 inline constexpr uint32_t kMessageHeaderLen = 32;  // the NetIPC outer header
 inline constexpr const char* kFileSuffix = ".ipcshm";
 
@@ -312,6 +318,10 @@ struct ChannelOptions {
   //               only (sched_getaffinity, else online CPUs), else 128;
   //  < 0: never spin;  > 0: exactly that many.
   int32_t spin_tries = 0;
+  // Minimum spinning time in ns, on top of spin_tries. 0 (default): the
+  // automatic value (kAutoSpinNs) when spin_tries is automatic and two or
+  // more CPUs are usable, else none; < 0: none.
+  int32_t spin_ns = 0;
   // Longest single FUTEX_WAIT; the StopCheck runs between slices.
   // 0 -> 100 ms; values above 100 are clamped to 100.
   uint32_t wait_slice_ms = 0;
@@ -398,6 +408,7 @@ class ShmChannel {
   uint64_t published_count() const noexcept { return s_.tx_seq; }
   uint64_t consumed_count() const noexcept { return s_.rx_seq; }
   uint32_t spin_tries() const noexcept { return s_.spin_tries; }
+  uint32_t spin_ns() const noexcept { return s_.spin_ns; }
   const ChannelStats& stats() const noexcept { return s_.stats; }
 
  private:
@@ -423,6 +434,7 @@ class ShmChannel {
     uint64_t tx_seq = 0;  // publications by this side
     uint64_t rx_seq = 0;  // publications of the peer consumed
     uint32_t spin_tries = 0;
+    uint32_t spin_ns = 0;
     uint32_t slice_ms = 100;
     bool always_wake = false;
     ChannelStats stats;

@@ -557,18 +557,27 @@ TEST(ShmChannel, SpinBudgetFollowsTheUsableCpus) {
   EXPECT_EQ(ShmChannel(fx.region, ShmSide::kServer, no_spin()).spin_tries(), 0u);
   const uint32_t expected = usable_cpu_count() <= 1 ? 0 : shm::kDefaultSpinTries;
   EXPECT_EQ(ShmChannel(fx.region, ShmSide::kServer).spin_tries(), expected);
+  // The automatic budget also spins for a while; explicit counts do not.
+  const uint32_t expected_ns = usable_cpu_count() <= 1 ? 0 : shm::kAutoSpinNs;
+  EXPECT_EQ(ShmChannel(fx.region, ShmSide::kServer).spin_ns(), expected_ns);
+  EXPECT_EQ(ShmChannel(fx.region, ShmSide::kServer, fixed).spin_ns(), 0u);
+  EXPECT_EQ(ShmChannel(fx.region, ShmSide::kServer, no_spin()).spin_ns(), 0u);
 
   // Pinned to one CPU, a thread never spins.
   uint32_t pinned = 99;
+  uint32_t pinned_ns = 99;
   std::thread t([&] {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
     if (sched_setaffinity(0, sizeof one, &one) != 0) return;
-    pinned = ShmChannel(fx.region, ShmSide::kServer).spin_tries();
+    ShmChannel ch(fx.region, ShmSide::kServer);
+    pinned = ch.spin_tries();
+    pinned_ns = ch.spin_ns();
   });
   t.join();
   EXPECT_EQ(pinned, 0u);
+  EXPECT_EQ(pinned_ns, 0u);
 }
 
 }  // namespace
