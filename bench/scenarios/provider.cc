@@ -1,6 +1,10 @@
 // provider-scan: what the standalone provider costs on a host with N cgroups.
-// A v2-shaped directory tree (four slices of docker-<64 hex>.scope leaves,
-// like the scanner micro benchmark) on /dev/shm stands in for cgroupfs.
+// A v2-shaped directory tree on /dev/shm stands in for cgroupfs, in two
+// shapes (--shape mix|containers|both, default both, one line each):
+//  - mix: a production-shaped host (systemd services, docker scopes,
+//    kubernetes pods with two containers each, user sessions);
+//  - containers: four slices of docker-<64 hex>.scope leaves only (like the
+//    scanner micro benchmark), the long-name worst case.
 //
 // One JSON line per run with the standard fields, where
 //  - throughput   = unchanged rescans per second (1 / mean rescan time);
@@ -50,13 +54,90 @@ using cgroups_provider::ScannerConfig;
 
 constexpr const char* kSlices[] = {"system.slice", "machine.slice", "user.slice", "pods.slice"};
 
+enum class Shape { kContainers, kMix };
+
+const char* shape_name(Shape s) {
+  return s == Shape::kMix ? "mix" : "containers";
+}
+
 void touch_at(int at, const std::string& p) {
   int fd = ::openat(at, p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd >= 0) ::close(fd);
 }
 
-// <dir>/sys/fs/cgroup with `leaves` scopes under four slices; "" on failure.
-std::string build_tree(size_t leaves) {
+// Relative cgroup directories (parents first) of a production-shaped host
+// with about `n` cgroups: per 31 cgroups, 1 systemd service, 11 docker
+// scopes, 5 kubernetes pods (a pod slice and two containers each: 15) and
+// 4 user slices and sessions, plus the slices above them.
+std::vector<std::string> mix_dirs(size_t n) {
+  std::vector<std::string> d = {"system.slice",
+                                "user.slice",
+                                "kubepods.slice",
+                                "kubepods.slice/kubepods-burstable.slice",
+                                "kubepods.slice/kubepods-besteffort.slice"};
+  char b[320];
+  auto hex64 = [](size_t i, size_t salt) {
+    char h[80];
+    const unsigned long long a = (i + 1) * 0x9E3779B97F4A7C15ull ^ salt;
+    const unsigned long long c = (i + 7) * 0xC2B2AE3D27D4EB4Full ^ (salt << 1);
+    std::snprintf(h, sizeof h, "%016llx%016llx%016llx%016llx", a, c, a ^ c, a * 3 + c);
+    return std::string(h);
+  };
+  for (size_t i = 0; d.size() < n; ++i) {
+    const size_t k = i % 20;  // 20 steps = 31 cgroups
+    if (k == 0) {
+      std::snprintf(b, sizeof b, "system.slice/app-%zu.service", i / 20);
+      d.emplace_back(b);
+    } else if (k <= 5) {
+      d.push_back("system.slice/docker-" + hex64(i, 1) + ".scope");
+    } else if (k <= 9 && k != 7) {
+      // k = 6, 8, 9 here and 16, 17 below: 5 pods per 20 steps.
+      const unsigned long long u = (i + 3) * 0xD6E8FEB86659FD93ull;
+      const char* qos = (k & 1) ? "besteffort" : "burstable";
+      std::snprintf(b, sizeof b,
+                    "kubepods.slice/kubepods-%s.slice/kubepods-%s-pod%08llx_%04llx_%04llx_%04llx_"
+                    "%012llx.slice",
+                    qos, qos, u >> 32, (u >> 16) & 0xffff, u & 0xffff, (u >> 48) & 0xffff,
+                    (u * 7) & 0xffffffffffffull);
+      const std::string pod = b;
+      d.push_back(pod);
+      d.push_back(pod + "/cri-containerd-" + hex64(i, 2) + ".scope");
+      d.push_back(pod + "/cri-containerd-" + hex64(i, 3) + ".scope");
+    } else if (k == 7) {
+      std::snprintf(b, sizeof b, "user.slice/user-%zu.slice", 1000 + i / 20);
+      d.emplace_back(b);
+      std::snprintf(b, sizeof b, "user.slice/user-%zu.slice/session-%zu.scope", 1000 + i / 20,
+                    i / 20 + 1);
+      d.emplace_back(b);
+    } else {
+      // k = 10..19: 6 more docker scopes, 2 more pods, 2 more sessions.
+      if (k <= 15) {
+        d.push_back("system.slice/docker-" + hex64(i, 4) + ".scope");
+      } else if (k <= 17) {
+        const unsigned long long u = (i + 5) * 0xD6E8FEB86659FD93ull;
+        std::snprintf(b, sizeof b,
+                      "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%08llx_%04llx_"
+                      "%04llx_%04llx_%012llx.slice",
+                      u >> 32, (u >> 16) & 0xffff, u & 0xffff, (u >> 48) & 0xffff,
+                      (u * 7) & 0xffffffffffffull);
+        const std::string pod = b;
+        d.push_back(pod);
+        d.push_back(pod + "/cri-containerd-" + hex64(i, 5) + ".scope");
+        d.push_back(pod + "/cri-containerd-" + hex64(i, 6) + ".scope");
+      } else {
+        std::snprintf(b, sizeof b, "user.slice/user-%zu.slice/session-%zu.scope", 1000 + i / 20,
+                      i / 20 + 100000);
+        d.emplace_back(b);
+      }
+    }
+  }
+  d.resize(n);  // parents come before their children, so a cut keeps the tree whole
+  return d;
+}
+
+// <dir>/sys/fs/cgroup with about `leaves` cgroups; "" on failure.
+// kContainers: four slices of docker-<64 hex>.scope (long names only).
+std::string build_tree(size_t leaves, Shape shape) {
   char tmpl[] = "/dev/shm/nipc-provXXXXXX";
   char* d = ::mkdtemp(tmpl);
   if (d == nullptr) return "";
@@ -67,6 +148,16 @@ std::string build_tree(size_t leaves) {
     return "";
   }
   touch_at(AT_FDCWD, root + "/cgroup.procs");
+  if (shape == Shape::kMix) {
+    int rfd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) return "";
+    for (const std::string& rel : mix_dirs(leaves)) {
+      if (::mkdirat(rfd, rel.c_str(), 0755) != 0) break;
+      touch_at(rfd, rel + "/cgroup.procs");
+    }
+    ::close(rfd);
+    return root;
+  }
   for (size_t s = 0; s < std::size(kSlices); ++s) {
     const std::string slice = root + "/" + kSlices[s];
     if (::mkdir(slice.c_str(), 0755) != 0) return "";
@@ -186,20 +277,29 @@ class RssProbe {
       r.after_scan = vm_rss_mb();
       if (!(*provider)->publish_now(scan->items).ok()) return 1;
     }
+    // From here on exactly the daemon's path: scans handed to the encoder
+    // thread (refresh_from), which drops the items before the trim hook.
+    Scanner* sc = &*scanner;
+    auto daemon_scan = [sc, &r]() -> Result<CgroupsProvider::Items> {
+      auto s = sc->scan();
+      if (!s.ok()) return s.error();
+      r.items = s->items->size();
+      r.items_mb = heap_mb_of(*s->items);
+      return s->items;
+    };
     for (int i = 0; i < 3; ++i) {
-      auto again = scanner->scan();
-      if (again.ok()) (void)(*provider)->publish_now(again->items);
+      (*provider)->refresh_from(daemon_scan);
+      if (!(*provider)->wait_idle(std::chrono::seconds(60))) return 1;
     }
     // One change, as the daemon sees it: a new cgroup, a rescan, a new
     // generation that replaces the first one.
     const std::string extra = root + "/" + kSlices[0] + "/rss-probe.scope";
     if (::mkdir(extra.c_str(), 0755) != 0) return 1;
     touch_at(AT_FDCWD, extra + "/cgroup.procs");
-    auto changed = scanner->scan();
-    if (!changed.ok() || !changed->changed) return 1;
-    if (!(*provider)->publish_now(changed->items).ok()) return 1;
-    r.items = changed->items->size();
-    r.items_mb = heap_mb_of(*changed->items);
+    const uint64_t before = (*provider)->current()->generation;
+    (*provider)->refresh_from(daemon_scan);
+    if (!(*provider)->wait_idle(std::chrono::seconds(60))) return 1;
+    if ((*provider)->current()->generation != before + 1) return 1;
     r.steady = vm_rss_mb();
     (*provider)->stop(1000);
     ::unlink((extra + "/cgroup.procs").c_str());
@@ -212,7 +312,7 @@ class RssProbe {
   pid_t pid_ = -1;
 };
 
-int run_provider_scan(const Options& o) {
+int run_shape(const Options& o, Shape shape) {
   using Clock = std::chrono::steady_clock;
   const size_t n = o.items != 0 ? static_cast<size_t>(o.items) : 10000;
   const size_t max_cgroups = n + 16;
@@ -225,7 +325,7 @@ int run_provider_scan(const Options& o) {
     std::fprintf(stderr, "provider-scan: cannot fork the RSS probe\n");
     return 1;
   }
-  const std::string root = build_tree(n);
+  const std::string root = build_tree(n, shape);
   if (root.empty()) {
     std::fprintf(stderr, "provider-scan: cannot build the tree on /dev/shm\n");
     probe.finish("");
@@ -308,6 +408,11 @@ int run_provider_scan(const Options& o) {
   res.extra.integer("items", static_cast<int64_t>(n))
       .integer("cgroups", static_cast<int64_t>(cur->item_count))
       .str("tree", "tmpfs (/dev/shm), v2 shape")
+      .str("shape", shape_name(shape))
+      .num("layout1_bytes_per_item",
+           cur->item_count ? static_cast<double>(cur->layout1->size()) / cur->item_count : 0)
+      .num("layout2_bytes_per_item",
+           cur->item_count ? static_cast<double>(cur->layout2->size()) / cur->item_count : 0)
       .str("percentiles_of", "unchanged rescan wall time")
       .integer("rescans", static_cast<int64_t>(rescans.size()))
       .num("first_scan_ms", quantile(first_scan, 0.5))
@@ -328,6 +433,20 @@ int run_provider_scan(const Options& o) {
   remove_tree(tree_dir);
   if (o.run_dir.empty()) remove_tree(run_dir);
   return rss.items == cur->item_count + 1 ? 0 : 1;  // the probe's extra cgroup
+}
+
+// --shape mix|containers|both (default both: one line each, mix first).
+int run_provider_scan(const Options& o) {
+  auto it = o.extra.find("shape");
+  const std::string want = it == o.extra.end() ? "both" : it->second;
+  if (want != "mix" && want != "containers" && want != "both") {
+    std::fprintf(stderr, "provider-scan: --shape mix|containers|both\n");
+    return 2;
+  }
+  int rc = 0;
+  if (want != "containers") rc |= run_shape(o, Shape::kMix);
+  if (want != "mix") rc |= run_shape(o, Shape::kContainers);
+  return rc;
 }
 
 }  // namespace

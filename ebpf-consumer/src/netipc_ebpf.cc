@@ -56,6 +56,18 @@ int code_of(Errc e) {
     case Errc::kSystem:
     case Errc::kNoSpace:
       return NETIPC_EBPF_ESYSTEM;
+    // Bytes from the peer that do not decode.
+    case Errc::kTruncated:
+    case Errc::kBadMagic:
+    case Errc::kBadVersion:
+    case Errc::kBadHeaderLen:
+    case Errc::kBadKind:
+    case Errc::kBadLayout:
+    case Errc::kBadAlignment:
+    case Errc::kOutOfBounds:
+    case Errc::kMissingNul:
+    case Errc::kBadItemCount:
+      return NETIPC_EBPF_EMALFORMED;
     default:
       return NETIPC_EBPF_EPEER;
   }

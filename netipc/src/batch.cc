@@ -54,9 +54,14 @@ Result<BatchView> BatchView::parse(ByteSpan payload, uint32_t item_count) {
 }
 
 ByteSpan BatchView::item(uint32_t i) const {
+  if (i >= count_) return ByteSpan();
   const uint8_t* e = payload_.data + size_t{8} * i;
-  const size_t dir = size_t{8} * count_;
-  return ByteSpan(payload_.data + dir + load_u32(e), load_u32(e + 4));
+  const uint64_t dir = uint64_t{8} * count_;
+  // Each field loaded once, then bounded (see the header).
+  const uint64_t off = load_u32(e);
+  const uint64_t len = load_u32(e + 4);
+  if (off + len > payload_.size - dir) return ByteSpan();
+  return ByteSpan(payload_.data + dir + off, static_cast<size_t>(len));
 }
 
 }  // namespace netipc::wire

@@ -14,7 +14,6 @@ struct ClientSession::ShmState {
   // Declaration order matters: the channel is destroyed before the region.
   ShmRegion region;
   ShmChannel channel;
-  std::vector<uint8_t> rx;
   uint8_t header[wire::kHeaderLen] = {};
 };
 
@@ -89,12 +88,11 @@ Status ClientSession::attach_shm(const std::string& run_dir, const std::string& 
   auto state = std::make_unique<ShmState>();
   state->region = std::move(*region);
   state->channel = ShmChannel(state->region, ShmSide::kClient);
-  const Limits in = client_inbound_limits(ack_);
-  const uint64_t rx = wire::kHeaderLen + uint64_t{std::max(in.max_payload, wire::kMinPayloadBuffer)};
   if (state->channel.send_capacity() < wire::kHeaderLen + uint64_t{ack_.agreed_max_request_payload_bytes}) {
     return make_error(Errc::kShmUnavailable, "SHM attach: request area below the agreed ceiling");
   }
-  state->rx.resize(std::min<uint64_t>(rx, state->channel.receive_capacity()));
+  // No receive buffer: responses are read where the server published them
+  // (see shm_receive()).
   shm_ = std::move(state);
   return ok_status();
 }
@@ -117,9 +115,16 @@ Result<Message> ClientSession::shm_receive(int64_t deadline_ns, int abort_fd) {
     if (detail::socket_peer_gone(uds)) return Errc::kPeerGone;
     return Errc::kOk;
   };
-  auto n = shm_->channel.receive_until(MutableByteSpan(shm_->rx), deadline_ns, stop);
-  if (!n.ok()) return n.error();
-  return detail::validate_shm_message(shm_->rx.data(), *n, client_inbound_limits(ack_));
+  // In place, without a copy: the server writes its area again only after
+  // our next request, and a Message is valid only until the next call
+  // (send). For a 100k-item snapshot this saves a copy of ~18 MB per call
+  // and a private buffer of the response area's size. The header and the
+  // codecs read each length once and bound it, so a server that writes out
+  // of turn can corrupt only its own answer.
+  auto span = shm_->channel.receive_in_place_until(deadline_ns, stop);
+  if (!span.ok()) return span.error();
+  return detail::validate_shm_message(span->data, static_cast<uint32_t>(span->size),
+                                      client_inbound_limits(ack_));
 }
 
 }  // namespace netipc

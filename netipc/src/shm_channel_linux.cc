@@ -236,6 +236,13 @@ Result<uint32_t> ShmChannel::receive_until(MutableByteSpan out, int64_t deadline
   return wait_and_consume(out, expected, deadline_ns, stop);
 }
 
+Result<ByteSpan> ShmChannel::receive_in_place_until(int64_t deadline_ns, StopCheck stop) noexcept {
+  // A null destination tells consume() to leave the message in place.
+  auto n = receive_until(MutableByteSpan(nullptr, s_.rx_capacity), deadline_ns, stop);
+  if (!n.ok()) return n.error();
+  return ByteSpan(s_.rx_area, *n);
+}
+
 Result<uint32_t> ShmChannel::wait_and_consume(MutableByteSpan out, uint64_t expected,
                                               int64_t deadline_ns, StopCheck& stop) noexcept {
   State& s = s_;
@@ -310,8 +317,9 @@ Result<uint32_t> ShmChannel::consume(MutableByteSpan out, uint64_t seen_seq) noe
   if (len > max_copy) {
     return make_error(Errc::kLimitExceeded, "shm receive: MSG_TOO_LARGE for buffer or area");
   }
-  // Copy out at once: the peer overwrites the area in place on its next turn.
-  std::memcpy(out.data, s.rx_area, len);
+  // Copy out at once: the peer overwrites the area in place on its next
+  // turn. (No destination: receive_in_place_until() reads it there.)
+  if (out.data != nullptr) std::memcpy(out.data, s.rx_area, len);
   return len;
 }
 

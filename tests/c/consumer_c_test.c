@@ -332,6 +332,42 @@ int main(void) {
   netipc_ebpf_clear_abort(c);
   CHECK_RC(netipc_ebpf_refresh(c, 0, &r), NETIPC_EBPF_OK);
 
+  /* A malformed answer: EMALFORMED, the table stays (rebuilt from the cached
+   * snapshot), the session is dropped: the next refresh connects anew. */
+  CHECK_RC(netipc_ebpf_get_status(c, &st), NETIPC_EBPF_OK);
+  const uint64_t connects = st.connect_count, reconnects = st.reconnect_count;
+  kill(helper_pid, SIGUSR1);
+  CHECK(wait_line("MODE 1"));
+  CHECK_RC(netipc_ebpf_refresh(c, 0, &r), NETIPC_EBPF_EMALFORMED);
+  CHECK(r.malformed == 1 && r.table_updated == 1 && r.targets == 2);
+  CHECK_RC(netipc_ebpf_get_status(c, &st), NETIPC_EBPF_OK);
+  CHECK(st.malformed_responses == 1 && st.last_error == NETIPC_EBPF_EMALFORMED);
+  CHECK(strcmp(st.connection_state, "DISCONNECTED") == 0);
+
+  /* A provider slower than the call timeout: ETIMEDOUT (on a new session). */
+  kill(helper_pid, SIGUSR2);
+  CHECK(wait_line("MODE 2"));
+  CHECK_RC(netipc_ebpf_refresh(c, 200, &r), NETIPC_EBPF_ETIMEDOUT);
+  CHECK_RC(netipc_ebpf_get_status(c, &st), NETIPC_EBPF_OK);
+  CHECK(strcmp(st.connection_state, "BROKEN") == 0 && st.connect_count == connects + 1);
+  kill(helper_pid, SIGHUP);
+  CHECK(wait_line("MODE 0"));
+  CHECK_RC(netipc_ebpf_refresh(c, 0, &r), NETIPC_EBPF_OK);
+  CHECK_RC(netipc_ebpf_get_status(c, &st), NETIPC_EBPF_OK);
+  CHECK(st.reconnect_count == reconnects + 1 && st.consecutive_failures == 0);
+
+  /* A snapshot over the configured memory cap: ELIMIT, nothing cached. */
+  netipc_ebpf_consumer* small = NULL;
+  netipc_ebpf_options tiny;
+  memset(&tiny, 0, sizeof tiny);
+  tiny.max_snapshot_bytes = 64;
+  CHECK_RC(netipc_ebpf_create(run_dir, NULL, 0x2a, &tiny, &small), NETIPC_EBPF_OK);
+  CHECK_RC(netipc_ebpf_refresh(small, 0, &r), NETIPC_EBPF_ELIMIT);
+  CHECK(r.table_updated == 0);
+  CHECK_RC(netipc_ebpf_get_status(small, &st), NETIPC_EBPF_OK);
+  CHECK(st.populated == 0 && strcmp(st.connection_state, "READY") == 0);
+  netipc_ebpf_destroy(small);
+
   /* A wrong token is refused (and sticky). */
   netipc_ebpf_consumer* bad = NULL;
   CHECK_RC(netipc_ebpf_create(run_dir, "cgroups-snapshot", 0x2b, NULL, &bad), NETIPC_EBPF_OK);
@@ -348,8 +384,9 @@ int main(void) {
 
   /* The provider goes away: refreshes fail, the table stays. */
   stop_helper();
-  CHECK(netipc_ebpf_refresh(c, 0, &r) < 0);
+  CHECK_RC(netipc_ebpf_refresh(c, 0, &r), NETIPC_EBPF_EPEER);
   CHECK(r.table_updated == 1 && r.targets == 2);
+  CHECK_RC(netipc_ebpf_refresh(c, 0, &r), NETIPC_EBPF_ENOTFOUND);
   CHECK_RC(netipc_ebpf_get_flags(c, &fl), NETIPC_EBPF_OK);
   CHECK(fl.integration_active == 1);
 

@@ -29,6 +29,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "ebpf_consumer/consumer.h"
+#include "netipc/log.h"
 
 namespace netipc::cli {
 
@@ -124,6 +125,9 @@ int run_cache(const CacheOptions& o) {
   transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
   auto consumer = ebpf::Consumer::create(cfg);
   if (!consumer.ok()) return fail("cannot watch " + o.ep.run_dir, consumer.error());
+  // Refresh failures are in the status line; the library's warnings about
+  // them would only scroll the view.
+  set_log_level(LogLevel::kError);
   ebpf::Consumer* c = consumer->get();
   const std::string where = o.ep.run_dir + "/" + o.ep.service + ".sock";
   const bool tty = ::isatty(STDOUT_FILENO) == 1;

@@ -84,8 +84,9 @@ struct ProviderConfig {
   uv::ThreadFactory threads;
   // Called after each new generation is being served, on the publishing
   // thread (the encoder thread, or publish_now()'s caller), after the log
-  // line. For host bookkeeping (metrics, returning freed memory to the OS);
-  // it must not call back into the provider's publish functions.
+  // line and after the provider has dropped its own references to the
+  // published set. For host bookkeeping (metrics, returning freed memory to
+  // the OS); it must not call back into the provider's publish functions.
   std::function<void(const PublishOutcome&)> on_generation;
 };
 

@@ -141,7 +141,10 @@ void CgroupsProvider::refresh_from(Source source, uint32_t systemd_enabled) {
 
 Result<PublishOutcome> CgroupsProvider::publish_now(Items items, uint32_t systemd_enabled) {
   if (impl_->stop_started.load()) return make_error(Errc::kAborted, "cgroups provider stopped");
-  return impl_->publish_locked(items, systemd_enabled);
+  Result<PublishOutcome> out = impl_->publish_locked(items, systemd_enabled);
+  items.reset();  // the caller's reference, if any, is theirs to drop
+  if (out.ok() && out->changed) impl_->after_generation(*out);
+  return out;
 }
 
 bool CgroupsProvider::wait_idle(std::chrono::milliseconds timeout) {

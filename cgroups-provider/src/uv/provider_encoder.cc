@@ -63,8 +63,9 @@ void CgroupsProvider::Impl::encoder_main() {
     Job job = std::move(*pending);
     pending.reset();
     lock.unlock();
-    run_job(&job);
-    job = Job();  // drop the items before reporting idle
+    std::optional<PublishOutcome> fresh = run_job(&job);
+    job = Job();  // drop the items before the hook and before reporting idle
+    if (fresh) after_generation(*fresh);
     lock.lock();
     ++finished;
     idle_cv.notify_all();
@@ -80,7 +81,7 @@ void CgroupsProvider::Impl::encoder_main() {
   if (note != nullptr) uv_async_send(note);
 }
 
-void CgroupsProvider::Impl::run_job(Job* job) {
+std::optional<PublishOutcome> CgroupsProvider::Impl::run_job(Job* job) {
   Items items = std::move(job->items);
   if (job->source) {
     Result<Items> r = job->source();
@@ -90,11 +91,17 @@ void CgroupsProvider::Impl::run_job(Job* job) {
                    r.error().message().c_str());
       }
       count_failure();
-      return;
+      return std::nullopt;
     }
     items = std::move(*r);
   }
-  (void)publish_locked(items, job->systemd_enabled);
+  Result<PublishOutcome> out = publish_locked(items, job->systemd_enabled);
+  if (!out.ok() || !out->changed) return std::nullopt;
+  return *out;
+}
+
+void CgroupsProvider::Impl::after_generation(const PublishOutcome& outcome) {
+  if (config.on_generation) config.on_generation(outcome);
 }
 
 void CgroupsProvider::Impl::count_failure() {
@@ -132,18 +139,19 @@ Result<PublishOutcome> CgroupsProvider::Impl::publish_locked(const Items& items,
     stats.layout1_bytes = snap->layout1->size();
     stats.layout2_bytes = snap->layout2->size();
   }
-  // Outside the lock: logging and the host's hook.
+  // Outside the lock: the log line (the hook runs once the caller has let
+  // go of the items, see after_generation()).
   if (out->changed) {
     size_t enabled = 0;
-    for (const CgroupItem& it : *snap->items)
-      enabled += it.enabled != 0 ? 1 : 0;
+    if (items) {
+      for (const CgroupItem& it : *items)
+        enabled += it.enabled != 0 ? 1 : 0;
+    }
     NETIPC_LOG(kInfo,
                "%s: generation %llu: %zu cgroups (%zu enabled), layout 1 %zu bytes, layout 2 %zu "
                "bytes, encoded in %.1f ms",
                service.c_str(), static_cast<unsigned long long>(out->generation), snap->item_count,
                enabled, out->layout1_bytes, out->layout2_bytes, out->encode_ms);
-    snap.reset();
-    if (config.on_generation) config.on_generation(*out);
   }
   return out;
 }

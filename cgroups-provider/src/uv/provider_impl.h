@@ -35,7 +35,10 @@ struct CgroupsProvider::Impl {
   // Encoder thread.
   Status start_encoder();
   void encoder_main();
-  void run_job(Job* job);
+  // Runs the source (if any) and publishes; the outcome of a new generation.
+  std::optional<PublishOutcome> run_job(Job* job);
+  // The host's on_generation hook, called once the items are let go of.
+  void after_generation(const PublishOutcome& outcome);
   void handover(Job job);
   void quit_encoder();  // asks the encoder thread to exit (does not join)
 

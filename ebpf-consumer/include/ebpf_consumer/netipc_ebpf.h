@@ -53,7 +53,7 @@ typedef enum netipc_ebpf_error {
   NETIPC_EBPF_EABORTED = -5,      /* netipc_ebpf_abort() */
   NETIPC_EBPF_EAUTH = -6,         /* the provider rejected the token (sticky) */
   NETIPC_EBPF_EINCOMPATIBLE = -7, /* no common protocol profile (sticky) */
-  NETIPC_EBPF_EMALFORMED = -8,    /* the provider sent a malformed snapshot */
+  NETIPC_EBPF_EMALFORMED = -8,    /* the provider sent bytes that do not decode (session dropped) */
   NETIPC_EBPF_EPEER = -9,         /* the session failed (peer gone, protocol, server error) */
   NETIPC_EBPF_ELIMIT = -10,       /* the snapshot exceeds a size limit */
   NETIPC_EBPF_EUNSUPPORTED = -11, /* built without libuv (netipc_ebpf_attach) */

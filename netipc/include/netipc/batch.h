@@ -41,6 +41,9 @@ class BatchView {
   // (64-bit arithmetic). Item order, overlap and gaps are not checked.
   static Result<BatchView> parse(ByteSpan payload, uint32_t item_count);
   uint32_t size() const { return count_; }
+  // Re-checks entry i against the payload: a payload read in place from
+  // shared memory can change after parse(). An entry that no longer fits
+  // (or i >= size()) gives an empty span, never bytes outside the payload.
   ByteSpan item(uint32_t i) const;
 
  private:

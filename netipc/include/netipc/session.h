@@ -60,7 +60,8 @@ class ClientSession {
   // Receives the next response. kProtocol for a non-RESPONSE message or an
   // id not in flight. Inbound limits are the agreed response ceilings
   // (kLimitExceeded when exceeded). The payload stays valid until the next
-  // receive.
+  // receive; over SHM (read in place in the server's area) only until the
+  // next send_request().
   Result<Message> receive_response(int64_t deadline_ns = 0, int abort_fd = -1);
 
   struct ShmState;

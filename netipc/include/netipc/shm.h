@@ -390,6 +390,16 @@ class ShmChannel {
   // caller whose deadline spans several steps.
   Result<uint32_t> receive_until(MutableByteSpan out, int64_t deadline_ns,
                                  StopCheck stop = {}) noexcept;
+  // receive_until() without the copy: the message as it lies in the peer's
+  // area (capacity: receive_capacity()). Valid until this side's next
+  // publish(): a conforming peer writes the area again only after it has
+  // received our next message (spec B.8). The bytes stay in memory the peer
+  // can write, so a reader must load every length and offset once and
+  // bound it before use (the wire and codec decoders do); a peer that
+  // breaks the turn rule can change contents, never the span. Used by
+  // client sessions, whose responses (whole snapshots) are the large
+  // messages: it saves a copy of each.
+  Result<ByteSpan> receive_in_place_until(int64_t deadline_ns, StopCheck stop = {}) noexcept;
 
   bool valid() const noexcept { return s_.base != nullptr; }
   ShmSide side() const noexcept { return s_.side; }

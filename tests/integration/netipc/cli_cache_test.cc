@@ -4,8 +4,11 @@
 // error in the status line; the live view prints one block per refresh,
 // keeps going through provider failures, and exits 0 on SIGINT.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -115,6 +118,42 @@ TEST_F(CliCacheTest, LiveViewRefreshesThroughFailuresUntilSigint) {
   EXPECT_EQ(c.wait(), 0);
   server.kill_with(SIGTERM);
   EXPECT_EQ(server.wait(), 0);
+}
+
+TEST_F(CliCacheTest, OnATerminalEachViewRedrawsTheScreenInPlace) {
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(cli_.c_str(), cli_.c_str(), "cache", "--run-dir", dir_.path().c_str(), "--service",
+            service_.c_str(), "--every", "0.05", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Two views, each starting with "cursor home, clear screen".
+  const std::string clear = "\033[H\033[2J";
+  std::string out;
+  auto views = [&] {
+    size_t n = 0;
+    for (size_t p = out.find(clear); p != std::string::npos; p = out.find(clear, p + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_TRUE(test::wait_until([&] {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 10) > 0) {
+      char buf[4096];
+      const ssize_t got = ::read(master, buf, sizeof buf);
+      if (got > 0) out.append(buf, static_cast<size_t>(got));
+    }
+    return views() >= 2;
+  })) << out;
+  EXPECT_NE(out.find("state NOT_FOUND"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\r\n\r\n"), std::string::npos) << "no blank-line separators on a terminal";
+  ::kill(pid, SIGINT);
+  int status = 0;
+  EXPECT_TRUE(test::wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ::close(master);
 }
 
 }  // namespace
