@@ -126,7 +126,7 @@ std::vector<std::string> mix_dirs(size_t n) {
         d.push_back(pod + "/cri-containerd-" + hex64(i, 6) + ".scope");
       } else {
         std::snprintf(b, sizeof b, "user.slice/user-%zu.slice/session-%zu.scope", 1000 + i / 20,
-                      i / 20 + 100000);
+                      i);
         d.emplace_back(b);
       }
     }

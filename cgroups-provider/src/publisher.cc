@@ -1,6 +1,8 @@
 #include "cgroups_provider/publisher.h"
 
 #include <chrono>
+#include <cstring>
+#include <string_view>
 
 #include "netipc/codec/cgroups.h"
 #include "netipc/codec/cgroups_pb.h"
@@ -9,13 +11,51 @@ namespace netipc::cgroups_provider {
 
 namespace {
 
+// A 64-bit streaming hash (8 bytes per step, multiply-xorshift mixing in
+// the style of MurmurHash64/wyhash finalizers). Not cryptographic: it only
+// tells "unchanged" from "changed" for content the provider produced.
+class Fingerprint {
+ public:
+  void u64(uint64_t v) { h_ = mix(h_ ^ (v * kM1)) * kM2 + kM3; }
+  void bytes(std::string_view s) {
+    u64(s.size());
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      u64(w);
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, s.data() + i, s.size() - i);
+    u64(tail ^ (uint64_t{s.size() - i} << 56));
+  }
+  uint64_t value() const { return mix(h_); }
+
+ private:
+  static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+  }
+  static constexpr uint64_t kM1 = 0x9E3779B97F4A7C15ull;
+  static constexpr uint64_t kM2 = 0xD6E8FEB86659FD93ull;
+  static constexpr uint64_t kM3 = 0x2545F4914F6CDD1Dull;
+  uint64_t h_ = 0x243F6A8885A308D3ull;
+};
+
 std::shared_ptr<const EncodedSnapshot> encode(std::shared_ptr<const std::vector<CgroupItem>> items,
                                               uint32_t systemd_enabled, uint64_t generation,
-                                              Status* status) {
+                                              uint64_t fingerprint, Status* status) {
   auto snap = std::make_shared<EncodedSnapshot>();
   snap->generation = generation;
   snap->systemd_enabled = systemd_enabled;
   snap->item_count = items->size();
+  snap->fingerprint = fingerprint;
+  for (const CgroupItem& it : *items)
+    snap->enabled_count += it.enabled != 0 ? 1 : 0;
   auto l1 = std::make_shared<std::vector<uint8_t>>();
   auto l2 = std::make_shared<std::vector<uint8_t>>();
   *status = codec::encode_cgroups_snapshot_v1(*items, systemd_enabled, generation, l1.get());
@@ -24,16 +64,29 @@ std::shared_ptr<const EncodedSnapshot> encode(std::shared_ptr<const std::vector<
   }
   snap->layout1 = std::move(l1);
   snap->layout2 = std::move(l2);
-  snap->items = std::move(items);
   return snap;
 }
 
 }  // namespace
 
+uint64_t content_fingerprint(const std::vector<CgroupItem>& items, uint32_t systemd_enabled) {
+  Fingerprint f;
+  f.u64(systemd_enabled);
+  f.u64(items.size());
+  for (const CgroupItem& it : items) {
+    f.u64((uint64_t{it.hash} << 32) | it.options);
+    f.u64(it.enabled);
+    f.u64(it.cgroup_id);
+    f.bytes(it.name);
+    f.bytes(it.path);
+  }
+  return f.value();
+}
+
 SnapshotPublisher::SnapshotPublisher(uint64_t first_generation) : state_(std::make_shared<State>()) {
   Status st;
-  state_->current = encode(std::make_shared<const std::vector<CgroupItem>>(), 1,
-                           first_generation, &st);
+  state_->current = encode(std::make_shared<const std::vector<CgroupItem>>(), 1, first_generation,
+                           content_fingerprint({}, 1), &st);
 }
 
 Result<PublishOutcome> SnapshotPublisher::publish(
@@ -41,8 +94,8 @@ Result<PublishOutcome> SnapshotPublisher::publish(
   if (!items) items = std::make_shared<const std::vector<CgroupItem>>();
   auto cur = current();
   PublishOutcome out;
-  if (cur->systemd_enabled == systemd_enabled &&
-      (cur->items == items || *cur->items == *items)) {
+  const uint64_t fingerprint = content_fingerprint(*items, systemd_enabled);
+  if (cur->systemd_enabled == systemd_enabled && cur->fingerprint == fingerprint) {
     out.generation = cur->generation;
     out.layout1_bytes = cur->layout1->size();
     out.layout2_bytes = cur->layout2->size();
@@ -50,7 +103,7 @@ Result<PublishOutcome> SnapshotPublisher::publish(
   }
   const auto t0 = std::chrono::steady_clock::now();
   Status st;
-  auto next = encode(std::move(items), systemd_enabled, cur->generation + 1, &st);
+  auto next = encode(std::move(items), systemd_enabled, cur->generation + 1, fingerprint, &st);
   if (!st.ok()) return st.error();
   out.encode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                       .count();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cgroups_provider/publisher.h"
 #include "cgroups_provider/sanitize.h"
 #include "netipc/bytes.h"
 #include "scanner_internal.h"
@@ -161,18 +162,24 @@ Result<ScanResult> Scanner::scan() {
   if (s.registry.sweep(ctx.epoch) > 0) ctx.dirty = true;
   result.stats.cgroups_found = s.registry.live_count();
 
-  if (ctx.dirty || !s.items) {
-    auto items = std::make_shared<const std::vector<CgroupItem>>(
+  std::shared_ptr<const std::vector<CgroupItem>> items = s.items.lock();
+  if (ctx.dirty || !s.have_items || !items) {
+    auto built = std::make_shared<const std::vector<CgroupItem>>(
         s.registry.build(ctx.epoch, s.path_bases.data(), s.config.max_cgroups, &s.not_admitted));
-    if (!s.items || *items != *s.items) {
-      s.items = std::move(items);
+    const uint64_t fp = content_fingerprint(*built, 0);
+    if (!s.have_items || fp != s.fingerprint) {
+      s.fingerprint = fp;
+      s.have_items = true;
       ++s.generation;
       result.changed = true;
     }
+    // Unchanged but no longer held by anyone: the rebuilt, equal vector.
+    if (result.changed || !items) items = std::move(built);
+    s.items = items;
   }
-  result.items = s.items;
+  result.items = std::move(items);
   result.generation = s.generation;
-  result.stats.cgroups_published = s.items->size();
+  result.stats.cgroups_published = result.items->size();
   result.stats.skipped_by_limit = s.not_admitted;
 
   if (s.not_admitted > 0) {

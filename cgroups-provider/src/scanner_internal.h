@@ -42,11 +42,17 @@ struct Tree {
   DirNode root;
 };
 
-// One cgroup (a relative id).
+// One cgroup (a relative id). Its id and name live in the registry's
+// arena; the chart id is the name without its "systemd_"/"cgroup_" prefix.
 struct Rec {
-  std::string id;
-  CgroupIdentity ident;
-  uint32_t gen = 0;  // bumped when the slot is freed
+  uint32_t id_off = 0;
+  uint32_t id_len = 0;
+  uint32_t name_off = 0;
+  uint32_t name_len = 0;
+  uint32_t hash = 0;     // fnv1a32(name)
+  uint32_t options = 0;  // kCgroupOptSystemdService, kCgroupOptIsUnified
+  uint32_t gen = 0;      // bumped when the slot is freed
+  bool pattern_enabled = false;
   bool live = false;
   bool admitted = false;                 // holds one of the max_cgroups places
   uint64_t seen_epoch = 0;               // scan in which a registering tree last saw it
@@ -66,6 +72,12 @@ class Registry {
     return slot < recs_.size() && recs_[slot].live && recs_[slot].gen == gen;
   }
   Rec& rec(uint32_t slot) { return recs_[slot]; }
+  std::string_view id_of(const Rec& r) const {
+    return std::string_view(arena_).substr(r.id_off, r.id_len);
+  }
+  std::string_view name_of(const Rec& r) const {
+    return std::string_view(arena_).substr(r.name_off, r.name_len);
+  }
 
   void mark_seen(uint32_t slot, uint64_t epoch, uint64_t ino);
   void mark_path(uint32_t slot, int rank, uint64_t epoch, uint64_t ino);
@@ -80,12 +92,19 @@ class Registry {
                                 size_t max_cgroups, uint64_t* not_admitted);
 
  private:
+  static uint64_t key_of(std::string_view id);
+  uint32_t store(std::string_view text);
+  void compact();
+
   const CgroupNamer* namer_;
   bool unified_;
   std::vector<Rec> recs_;
   std::vector<uint32_t> free_;
   std::vector<uint32_t> order_;  // live slots, first-seen order
-  std::unordered_map<std::string, uint32_t> index_;
+  std::string arena_;            // ids and names of the records, back to back
+  size_t garbage_ = 0;           // arena bytes of freed records
+  // 64-bit hash of the id -> slot; equal hashes are told apart by the id.
+  std::unordered_multimap<uint64_t, uint32_t> index_;
 };
 
 // Everything one scan's walk reads and updates.
@@ -152,7 +171,12 @@ struct ScannerState {
   Walker walker;
   uint64_t epoch = 0;
   uint64_t generation = 0;
-  std::shared_ptr<const std::vector<CgroupItem>> items;
+  // The last items handed out, not owned: once every holder (the
+  // publisher keeps none) drops them, they are freed and an unchanged
+  // rescan rebuilds an equal vector. Change detection uses the fingerprint.
+  std::weak_ptr<const std::vector<CgroupItem>> items;
+  uint64_t fingerprint = 0;
+  bool have_items = false;
   uint64_t not_admitted = 0;
   int64_t last_warn_ms = 0;
   bool warned = false;

@@ -1,18 +1,47 @@
 // The cgroup registry: one record per relative id, in first-seen order,
 // and the rules that turn records into items (count limit, duplicates,
 // cgroup.procs path, enabled).
+#include <functional>
 #include <unordered_set>
 
 #include "scanner_internal.h"
 
 namespace netipc::cgroups_provider::detail {
 
+uint64_t Registry::key_of(std::string_view id) {
+  return std::hash<std::string_view>()(id);
+}
+
+uint32_t Registry::store(std::string_view text) {
+  const auto off = static_cast<uint32_t>(arena_.size());
+  arena_.append(text);
+  return off;
+}
+
+void Registry::compact() {
+  std::string next;
+  next.reserve(arena_.size() - garbage_ + (arena_.size() - garbage_) / 4);
+  for (uint32_t slot : order_) {
+    Rec& r = recs_[slot];
+    const auto id_off = static_cast<uint32_t>(next.size());
+    next.append(id_of(r));
+    const auto name_off = static_cast<uint32_t>(next.size());
+    next.append(name_of(r));
+    r.id_off = id_off;
+    r.name_off = name_off;
+  }
+  arena_.swap(next);
+  garbage_ = 0;
+}
+
 uint32_t Registry::intern(std::string_view id, bool* created) {
-  std::string key(id);
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    *created = false;
-    return it->second;
+  const uint64_t key = key_of(id);
+  auto range = index_.equal_range(key);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (id_of(recs_[it->second]) == id) {
+      *created = false;
+      return it->second;
+    }
   }
   uint32_t slot;
   if (!free_.empty()) {
@@ -22,22 +51,31 @@ uint32_t Registry::intern(std::string_view id, bool* created) {
     slot = static_cast<uint32_t>(recs_.size());
     recs_.emplace_back();
   }
+  CgroupIdentity ident = namer_->describe(id, unified_);
   Rec& r = recs_[slot];
   uint32_t gen = r.gen;
   r = Rec{};
   r.gen = gen;
   r.live = true;
-  r.id = key;
-  r.ident = namer_->describe(id, unified_);
-  index_.emplace(std::move(key), slot);
+  r.id_len = static_cast<uint32_t>(id.size());
+  r.id_off = store(id);
+  r.name_len = static_cast<uint32_t>(ident.name.size());
+  r.name_off = store(ident.name);
+  r.hash = ident.hash;
+  r.options = ident.options;
+  r.pattern_enabled = ident.pattern_enabled;
+  index_.emplace(key, slot);
   order_.push_back(slot);
   *created = true;
   return slot;
 }
 
 uint32_t Registry::lookup(std::string_view id) const {
-  auto it = index_.find(std::string(id));
-  return it == index_.end() ? kNoSlot : it->second;
+  auto range = index_.equal_range(key_of(id));
+  for (auto it = range.first; it != range.second; ++it) {
+    if (id_of(recs_[it->second]) == id) return it->second;
+  }
+  return kNoSlot;
 }
 
 void Registry::mark_seen(uint32_t slot, uint64_t epoch, uint64_t ino) {
@@ -63,15 +101,26 @@ size_t Registry::sweep(uint64_t epoch) {
       order_[out++] = slot;
       continue;
     }
-    index_.erase(r.id);
+    auto range = index_.equal_range(key_of(id_of(r)));
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second == slot) {
+        index_.erase(it);
+        break;
+      }
+    }
     r.live = false;
     ++r.gen;
-    r.id.clear();
-    r.ident = CgroupIdentity{};
+    garbage_ += r.id_len + r.name_len;
+    r.id_len = r.name_len = 0;
     free_.push_back(slot);
     ++removed;
   }
   order_.resize(out);
+  if (garbage_ > 64 * 1024 && garbage_ * 2 > arena_.size()) compact();
+  if (order_.empty()) {
+    std::string().swap(arena_);
+    garbage_ = 0;
+  }
   return removed;
 }
 
@@ -105,13 +154,16 @@ std::vector<CgroupItem> Registry::build(uint64_t epoch, const std::string* const
     const Rec& r = recs_[slot];
     if (!r.admitted) continue;
     CgroupItem item;
-    item.name = r.ident.name;
-    item.hash = r.ident.hash;
-    item.options = r.ident.options;
-    bool enabled = r.ident.pattern_enabled;
+    const std::string_view name = name_of(r);
+    item.name.assign(name);
+    item.hash = r.hash;
+    item.options = r.options;
+    bool enabled = r.pattern_enabled;
     if (enabled) {
-      bool service = (r.ident.options & kCgroupOptSystemdService) != 0;
-      if (!taken[service ? 1 : 0].insert(r.ident.chart_id).second) {
+      bool service = (r.options & kCgroupOptSystemdService) != 0;
+      // The chart id: the name without "systemd_" / "cgroup_".
+      const std::string_view chart_id = name.substr(service ? 8 : 7);
+      if (!taken[service ? 1 : 0].insert(chart_id).second) {
         item.options |= kCgroupOptDisabledDuplicate;
         enabled = false;
       }
@@ -121,8 +173,9 @@ std::vector<CgroupItem> Registry::build(uint64_t epoch, const std::string* const
       if (path_bases[rank] == nullptr || r.path_epoch[rank] != epoch) continue;
       // Netdata joins base + id + "/cgroup.procs" (the root id "/" gives
       // "<base>//cgroup.procs"; the root is never enabled by default).
-      item.path.reserve(path_bases[rank]->size() + r.id.size() + 13);
-      item.path.append(*path_bases[rank]).append(r.id).append("/cgroup.procs");
+      const std::string_view id = id_of(r);
+      item.path.reserve(path_bases[rank]->size() + id.size() + 13);
+      item.path.append(*path_bases[rank]).append(id).append("/cgroup.procs");
       item.cgroup_id = r.path_ino[rank];
       break;
     }

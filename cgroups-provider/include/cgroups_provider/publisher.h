@@ -30,8 +30,15 @@ struct EncodedSnapshot {
   size_t item_count = 0;
   SharedBytes layout1;  // NetIPC v1 binary layout
   SharedBytes layout2;  // protobuf layout (adds cgroup ids)
-  std::shared_ptr<const std::vector<CgroupItem>> items;  // what was encoded
+  size_t enabled_count = 0;  // items with enabled != 0
+  // 64-bit fingerprint of what was encoded (every field of every item, in
+  // order, and systemd_enabled). The items themselves are not kept: at
+  // 100k cgroups they would cost tens of MB for a comparison.
+  uint64_t fingerprint = 0;
 };
+
+// The fingerprint publish() compares (content_fingerprint(items, flag)).
+uint64_t content_fingerprint(const std::vector<CgroupItem>& items, uint32_t systemd_enabled);
 
 struct PublishOutcome {
   bool changed = false;
@@ -46,9 +53,12 @@ class SnapshotPublisher {
   // Starts with an empty snapshot of generation `first_generation`.
   explicit SnapshotPublisher(uint64_t first_generation = 1);
 
-  // Publishes `items` (shared, not copied) unless they equal what is
-  // published (same pointer or same content and systemd flag): then
-  // nothing changes. Errors only when encoding fails (kLimitExceeded for a
+  // Publishes `items` unless they equal what is published (same 64-bit
+  // content fingerprint: every field of every item and the systemd flag):
+  // then nothing changes. Two different contents share a fingerprint with
+  // probability about 2^-64 per publish; the publisher accepts that risk
+  // rather than keep a copy of the items (tens of MB at 100k cgroups).
+  // The items are not retained after publish() returns. Errors only when encoding fails (kLimitExceeded for a
   // snapshot that cannot be represented); the previous one stays.
   Result<PublishOutcome> publish(std::shared_ptr<const std::vector<CgroupItem>> items,
                                  uint32_t systemd_enabled = 1);
