@@ -113,6 +113,20 @@ uint32_t auto_packet_size(int fd) {
   return static_cast<uint32_t>(sndbuf) - 32;
 }
 
+void allow_packets_in_flight(int fd, uint32_t packet_size, uint32_t packets) {
+  // The kernel caps the value at wmem_max, then doubles it (for its skb
+  // bookkeeping); one packet of slack covers the skb overhead.
+  const uint64_t want = uint64_t{packet_size} * packets / 2 + uint64_t{packet_size} / 2;
+  int current = 0;
+  socklen_t len = sizeof current;
+  if (::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &len) == 0 &&
+      uint64_t{static_cast<uint32_t>(current)} >= want * 2) {
+    return;
+  }
+  const int value = want > INT32_MAX / 2 ? INT32_MAX / 2 : static_cast<int>(want);
+  (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof value);
+}
+
 Result<uid_t> peer_uid(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;

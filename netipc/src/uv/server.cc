@@ -220,6 +220,10 @@ void ServerImpl::do_handshake(Session* s) {
   s->id = d.ack.session_id;
   s->conn.configure(d.ack.agreed_packet_size, server_inbound_limits(d.ack),
                     server_outbound_limits(d.ack));
+  if (!s->shm && d.ack.agreed_max_response_payload_bytes > d.ack.agreed_packet_size) {
+    // Responses of several packets (snapshots): keep the copies overlapping.
+    allow_packets_in_flight(s->conn.fd(), d.ack.agreed_packet_size, 4);
+  }
   s->state = Session::State::kServing;
   ++serving_;
   st_accepted_.fetch_add(1, std::memory_order_relaxed);
