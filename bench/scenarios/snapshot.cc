@@ -40,23 +40,53 @@ namespace {
 constexpr uint32_t kUds = wire::kProfileUds;
 constexpr uint32_t kShm = wire::kProfileUds | wire::kProfileShmHybrid;
 
-// Production-shaped: kubepods container scopes and systemd services,
-// ~180 bytes per item in layout 1 (100k items ~ 18 MB).
+// Deterministic pseudo-random hex digits (container and pod ids).
+std::string hex_id(uint64_t seed, size_t len) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
+  for (size_t i = 0; i < len; ++i) {
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    s.push_back(kDigits[(x >> 60) & 0xF]);
+  }
+  return s;
+}
+
+// Production-shaped, the same mix as the codec micro benchmarks: systemd
+// services, docker containers, kubernetes pods and user slices, about 180
+// bytes per item in layout 1 (100k items ~ 18 MB).
 std::vector<CgroupItem> make_items(size_t n) {
   std::vector<CgroupItem> items(n);
-  char buf[200];
+  const std::string root = "/sys/fs/cgroup/";
   for (size_t i = 0; i < n; ++i) {
     CgroupItem& it = items[i];
-    std::snprintf(buf, sizeof buf, "cgroup_k8s_ns%02zu_pod_%08zx_c%zu", i % 64, i * 2654435761u,
-                  i % 3);
-    it.name = buf;
-    std::snprintf(buf, sizeof buf,
-                  "/sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/pod%08zx/c%zu/"
-                  "cgroup.procs",
-                  i * 2654435761u, i % 3);
-    it.path = buf;
+    const std::string idx = std::to_string(i);
+    switch (i % 4) {
+      case 0:
+        it.name = "systemd_service" + idx;
+        it.path = root + "system.slice/service" + idx + ".service/cgroup.procs";
+        it.options = kCgroupOptSystemdService | kCgroupOptIsUnified;
+        break;
+      case 1:
+        it.name = "cgroup_docker_" + hex_id(i, 12);
+        it.path = root + "system.slice/docker-" + hex_id(i, 64) + ".scope/cgroup.procs";
+        it.options = kCgroupOptIsUnified;
+        break;
+      case 2:
+        it.name = "cgroup_k8s_default_app-" + hex_id(i, 10) + "_app";
+        it.path = root + "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                  hex_id(i + 1, 8) + "_" + hex_id(i + 2, 4) + ".slice/cri-containerd-" +
+                  hex_id(i + 3, 64) + ".scope/cgroup.procs";
+        it.options = kCgroupOptIsUnified;
+        break;
+      default:
+        it.name = "cgroup_user.slice_user-" + idx + ".slice";
+        it.path = root + "user.slice/user-" + idx + ".slice/cgroup.procs";
+        it.options = kCgroupOptIsUnified;
+        break;
+    }
     it.hash = fnv1a32(it.name);
-    it.options = (i % 5 == 0) ? kCgroupOptSystemdService : kCgroupOptIsUnified;
     it.enabled = 1;
     it.cgroup_id = 4096 + i;
   }
