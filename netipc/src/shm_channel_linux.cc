@@ -75,12 +75,9 @@ inline void announce_awake(uint32_t* word) noexcept {
 }  // namespace
 
 unsigned usable_cpu_count() noexcept {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return static_cast<unsigned>(n);
-  }
+  // Online CPUs, not this thread's affinity mask: a process pinned to one
+  // CPU (as benchmarks and some daemons are) usually talks to a peer pinned
+  // to another, and that is exactly when spinning pays.
   const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
   return online > 0 ? static_cast<unsigned>(online) : 1u;
 }

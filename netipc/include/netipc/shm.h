@@ -314,8 +314,7 @@ enum class ShmSide : uint8_t {
 
 struct ChannelOptions {
   // Spin iterations (CPU pause each) before sleeping on the futex.
-  //  0 (default): automatic — none when this process may run on one CPU
-  //               only (sched_getaffinity, else online CPUs), else 128;
+  //  0 (default): automatic — none with one online CPU, else 128;
   //  < 0: never spin;  > 0: exactly that many.
   int32_t spin_tries = 0;
   // Minimum spinning time in ns, on top of spin_tries. 0 (default): the
@@ -442,8 +441,9 @@ class ShmChannel {
   State s_;
 };
 
-// Number of CPUs this process may run on (affinity mask; online CPUs when
-// that fails). Decides the automatic spin budget.
+// Number of online CPUs (sysconf). Decides the automatic spin budget: no
+// spinning with one CPU. The affinity mask is deliberately not used: a
+// process pinned to one CPU usually talks to a peer on another.
 unsigned usable_cpu_count() noexcept;
 
 }  // namespace netipc
