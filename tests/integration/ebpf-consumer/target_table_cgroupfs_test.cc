@@ -28,6 +28,7 @@
 
 #include "ebpf_consumer/target_table.h"
 #include "netipc/bytes.h"
+#include "cgroup_tree_util.h"
 #include "test_support.h"
 
 namespace netipc::ebpf {
@@ -35,114 +36,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Backend {
- public:
-  virtual ~Backend() = default;
-  virtual std::string procs(const std::string& cg) const = 0;
-  virtual bool create(const std::string& cg) = 0;
-  virtual bool enter(const std::string& cg, pid_t pid) = 0;
-  // Called after `pid` died and was reaped.
-  virtual void left(const std::string& cg, pid_t pid) = 0;
-  virtual bool remove(const std::string& cg) = 0;
-};
-
-class DirectoryTree : public Backend {
- public:
-  std::string procs(const std::string& cg) const override {
-    return dir_.path() + "/" + cg + "/cgroup.procs";
-  }
-  bool create(const std::string& cg) override {
-    fs::create_directories(dir_.path() + "/" + cg);
-    std::ofstream(procs(cg)).flush();
-    pids_[cg].clear();
-    return true;
-  }
-  bool enter(const std::string& cg, pid_t pid) override {
-    pids_[cg].push_back(pid);
-    return rewrite(cg);
-  }
-  void left(const std::string& cg, pid_t pid) override {
-    auto& v = pids_[cg];
-    v.erase(std::remove(v.begin(), v.end(), pid), v.end());
-    rewrite(cg);
-  }
-  bool remove(const std::string& cg) override {
-    std::error_code ec;
-    fs::remove_all(dir_.path() + "/" + cg, ec);
-    return !ec;
-  }
-
- private:
-  bool rewrite(const std::string& cg) {
-    std::ofstream f(procs(cg), std::ios::trunc);
-    for (pid_t p : pids_[cg])
-      f << p << "\n";
-    return static_cast<bool>(f);
-  }
-  test::TempDir dir_;
-  std::map<std::string, std::vector<pid_t>> pids_;
-};
-
-class RealCgroupfs : public Backend {
- public:
-  explicit RealCgroupfs(std::string base)
-      : base_(std::move(base)),
-        root_(base_ + "/netipc_tt_" + std::to_string(getpid()) + "_" + test::unique_service("c")) {}
-  // Removes every cgroup this test created, even after a failure: processes
-  // still inside are moved back to the parent first.
-  ~RealCgroupfs() override {
-    for (auto it = created_.rbegin(); it != created_.rend(); ++it)
-      evacuate_and_rmdir(*it);
-    evacuate_and_rmdir(root_);
-  }
-  // Empty string if the machine allows it, else why not.
-  std::string probe() {
-    if (::mkdir(root_.c_str(), 0755) != 0) return "mkdir " + root_ + ": " + strerror(errno);
-    root_made_ = true;
-    return {};
-  }
-  std::string procs(const std::string& cg) const override { return dir(cg) + "/cgroup.procs"; }
-  bool create(const std::string& cg) override {
-    if (::mkdir(dir(cg).c_str(), 0755) != 0) return false;
-    created_.push_back(dir(cg));
-    return true;
-  }
-  bool enter(const std::string& cg, pid_t pid) override { return write_pid(procs(cg), pid); }
-  void left(const std::string&, pid_t) override {}  // the kernel drops dead tasks
-  bool remove(const std::string& cg) override { return ::rmdir(dir(cg).c_str()) == 0; }
-
- private:
-  std::string dir(const std::string& cg) const { return root_ + "/" + cg; }
-  static bool write_pid(const std::string& file, pid_t pid) {
-    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const std::string line = std::to_string(pid) + "\n";
-    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fd);
-    return ok;
-  }
-  void evacuate_and_rmdir(const std::string& d) {
-    if (d == root_ && !root_made_) return;
-    std::ifstream f(d + "/cgroup.procs");
-    pid_t p;
-    while (f >> p)
-      write_pid(base_ + "/cgroup.procs", p);
-    ::rmdir(d.c_str());
-  }
-
-  std::string base_;
-  std::string root_;
-  bool root_made_ = false;
-  std::vector<std::string> created_;
-};
-
-test::Child sleeper() {
-  return test::Child::fork_fn([] {
-    for (;;)
-      pause();
-    return 0;
-  });
-}
+using cgroup_tree::Backend;
+using cgroup_tree::DirectoryTree;
+using cgroup_tree::RealCgroupfs;
+using cgroup_tree::sleeper;
 
 std::shared_ptr<const Snapshot> snapshot_of(const Backend& b, const std::vector<std::string>& cgs,
                                             uint64_t gen) {
