@@ -283,6 +283,7 @@ class RssProbe {
     auto daemon_scan = [sc, &r]() -> Result<CgroupsProvider::Items> {
       auto s = sc->scan();
       if (!s.ok()) return s.error();
+      if (!s->changed) return CgroupsProvider::Items{};  // as the daemon: nothing built
       r.items = s->items->size();
       r.items_mb = heap_mb_of(*s->items);
       return s->items;

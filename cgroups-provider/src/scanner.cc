@@ -162,8 +162,10 @@ Result<ScanResult> Scanner::scan() {
   if (s.registry.sweep(ctx.epoch) > 0) ctx.dirty = true;
   result.stats.cgroups_found = s.registry.live_count();
 
+  // Nothing the items depend on changed: no rebuild. The previous vector
+  // is returned while someone still holds it; otherwise items stays null.
   std::shared_ptr<const std::vector<CgroupItem>> items = s.items.lock();
-  if (ctx.dirty || !s.have_items || !items) {
+  if (ctx.dirty || !s.have_items) {
     auto built = std::make_shared<const std::vector<CgroupItem>>(
         s.registry.build(ctx.epoch, s.path_bases.data(), s.config.max_cgroups, &s.not_admitted));
     const uint64_t fp = content_fingerprint(*built, 0);
@@ -173,13 +175,14 @@ Result<ScanResult> Scanner::scan() {
       ++s.generation;
       result.changed = true;
     }
-    // Unchanged but no longer held by anyone: the rebuilt, equal vector.
+    // Unchanged content keeps the held vector; if nobody holds it, the
+    // equal vector just built is handed out (it was paid for).
     if (result.changed || !items) items = std::move(built);
     s.items = items;
   }
   result.items = std::move(items);
   result.generation = s.generation;
-  result.stats.cgroups_published = result.items->size();
+  result.stats.cgroups_published = s.registry.published_count();
   result.stats.skipped_by_limit = s.not_admitted;
 
   if (s.not_admitted > 0) {

@@ -84,6 +84,8 @@ class Registry {
   // Frees the cgroups no registering tree saw in `epoch`; returns how many.
   size_t sweep(uint64_t epoch);
   size_t live_count() const { return order_.size(); }
+  // Items the last build() returned.
+  size_t published_count() const { return published_; }
 
   // The items of the cgroups seen in `epoch`, in first-seen order, at most
   // max_cgroups of them (earlier-admitted ones first). path_bases[r] is the
@@ -103,6 +105,7 @@ class Registry {
   std::vector<uint32_t> order_;  // live slots, first-seen order
   std::string arena_;            // ids and names of the records, back to back
   size_t garbage_ = 0;           // arena bytes of freed records
+  size_t published_ = 0;
   // 64-bit hash of the id -> slot; equal hashes are told apart by the id.
   std::unordered_multimap<uint64_t, uint32_t> index_;
 };
@@ -172,8 +175,8 @@ struct ScannerState {
   uint64_t epoch = 0;
   uint64_t generation = 0;
   // The last items handed out, not owned: once every holder (the
-  // publisher keeps none) drops them, they are freed and an unchanged
-  // rescan rebuilds an equal vector. Change detection uses the fingerprint.
+  // publisher keeps none) drops them, they are freed. Rescans that change
+  // nothing build nothing; change detection uses the fingerprint.
   std::weak_ptr<const std::vector<CgroupItem>> items;
   uint64_t fingerprint = 0;
   bool have_items = false;

@@ -182,6 +182,7 @@ std::vector<CgroupItem> Registry::build(uint64_t epoch, const std::string* const
     item.enabled = enabled && !item.path.empty() ? 1 : 0;
     items.push_back(std::move(item));
   }
+  published_ = items.size();
   return items;
 }
 

@@ -92,6 +92,8 @@ struct Daemon {
                  static_cast<unsigned long long>(s.skipped_by_limit),
                  static_cast<unsigned long long>(s.unreadable), ms_of(s));
     }
+    // Unchanged: nothing to hand over (the scanner built nothing).
+    if (!r->changed) return CgroupsProvider::Items{};
     return r->items;
   }
 

@@ -111,7 +111,8 @@ class CgroupsProvider {
   // Produces the next set on the encoder thread (e.g. a cgroupfs scan). An
   // error is logged and counted; the current snapshot stays. A source that
   // logs its own failure may return it with an empty `what` to avoid a
-  // second line.
+  // second line. A null set means "nothing changed since my last set": it
+  // is counted as unchanged and nothing is compared or encoded.
   using Source = std::function<Result<Items>()>;
 
   // Serves on `loop` (the caller's thread must be the loop thread and the

@@ -112,8 +112,9 @@ struct ScanStats {
 
 struct ScanResult {
   // In discovery order (first-seen order across scans). The scanner does
-  // not own it: an unchanged rescan returns the same vector while someone
-  // still holds it, else an equal one rebuilt from the scanner's state.
+  // not own it. A rescan that found nothing changed builds nothing: it
+  // returns the previous vector while someone still holds it, else null
+  // (changed is then false). A changed scan always returns its items.
   std::shared_ptr<const std::vector<CgroupItem>> items;
   bool changed = false;     // items differ from the previous scan's (first scan: true)
   uint64_t generation = 0;  // +1 on every change; starts at 1

@@ -93,6 +93,12 @@ std::optional<PublishOutcome> CgroupsProvider::Impl::run_job(Job* job) {
       count_failure();
       return std::nullopt;
     }
+    if (*r == nullptr) {  // the source saw no change: keep serving what is served
+      std::lock_guard<std::mutex> s(stats_mu);
+      ++stats.processed;
+      ++stats.unchanged;
+      return std::nullopt;
+    }
     items = std::move(*r);
   }
   Result<PublishOutcome> out = publish_locked(items, job->systemd_enabled);

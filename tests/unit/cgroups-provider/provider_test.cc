@@ -252,6 +252,22 @@ TEST_F(ProviderTest, SourceFailureKeepsTheCurrentSnapshot) {
   EXPECT_EQ(provider_->stats().failures, 1u);
 }
 
+TEST_F(ProviderTest, SourceReportingNoChangeKeepsTheSnapshotAndEncodesNothing) {
+  ASSERT_TRUE(provider_->publish_now(shared(make_items(4))).ok());
+  const auto before = provider_->current();
+  const uint64_t generations = provider_->stats().generations;
+  provider_->refresh_from([]() -> Result<Items> { return Items{}; });
+  ASSERT_TRUE(provider_->wait_idle(std::chrono::seconds(10)));
+  // The very same buffers are served: nothing was compared or encoded, and
+  // a null set was not taken for an empty one.
+  EXPECT_EQ(provider_->current(), before);
+  EXPECT_EQ(provider_->current()->item_count, 4u);
+  ProviderStats s = provider_->stats();
+  EXPECT_EQ(s.generations, generations);
+  EXPECT_EQ(s.unchanged, 1u);
+  EXPECT_EQ(s.failures, 0u);
+}
+
 TEST_F(ProviderTest, SecondProviderOnTheSameEndpointIsRefused) {
   ProviderConfig c;
   c.run_dir = dir_.path();

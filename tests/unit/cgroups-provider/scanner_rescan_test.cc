@@ -1,6 +1,7 @@
 // Rescans (state kept between scans), limits, duplicates and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,23 @@ TEST_F(ScannerRescan, UnchangedTreeReportsUnchangedAndReusesItems) {
   // /, /system.slice, /machine.slice, /machine.slice/sub.slice.
   EXPECT_EQ(second.stats.dirs_listed, 4u);
   EXPECT_EQ(second.stats.dirs_visited, 8u);
+}
+
+TEST_F(ScannerRescan, UnchangedRescanBuildsNothingOnceNobodyHoldsTheItems) {
+  Scanner s = make(host_.config());
+  std::vector<CgroupItem> first = *scan(s).items;  // the vector itself is released
+  ScanResult same = scan(s);
+  EXPECT_FALSE(same.changed);
+  EXPECT_EQ(same.items, nullptr);  // the daemon's case: no vector rebuilt
+  EXPECT_EQ(same.stats.cgroups_published, first.size());
+  // A change afterwards still yields the whole, current set.
+  host_.add(host_.unified(), "/system.slice/later.scope");
+  ScanResult next = scan(s);
+  ASSERT_TRUE(next.changed);
+  ASSERT_NE(next.items, nullptr);
+  ASSERT_EQ(next.items->size(), first.size() + 1);
+  EXPECT_TRUE(std::equal(first.begin(), first.end(), next.items->begin()));
+  EXPECT_EQ(next.items->back().name, "cgroup_system-slice_later-scope");
 }
 
 TEST_F(ScannerRescan, WithoutNlinkShortcutEveryDescendedDirectoryIsListed) {
