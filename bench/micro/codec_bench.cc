@@ -16,6 +16,7 @@
 
 #include <google/protobuf/arena.h>
 
+#include "bench_items.h"
 #include "netipc/codec/cgroups.h"
 #include "netipc/codec/cgroups_pb.h"
 #include "netipc/codec/increment.h"
@@ -32,57 +33,9 @@ using netipc::ByteSpan;
 using netipc::CgroupItem;
 using namespace netipc::codec;
 
-std::string hex_id(uint64_t seed, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < len; ++i) {
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    s.push_back(kDigits[(x >> 59) & 0xF]);
-  }
-  return s;
-}
-
-// A production-shaped mix: systemd services, docker containers, k8s pods
-// and user slices (about 180 bytes of strings per item on average).
+// The production-shaped mix every benchmark shares (bench_items.h).
 std::vector<CgroupItem> corpus(size_t n) {
-  std::vector<CgroupItem> v;
-  v.reserve(n);
-  const std::string root = "/sys/fs/cgroup/";
-  for (size_t i = 0; i < n; ++i) {
-    CgroupItem it;
-    const std::string idx = std::to_string(i);
-    switch (i % 4) {
-      case 0:
-        it.name = "systemd_service" + idx;
-        it.path = root + "system.slice/service" + idx + ".service/cgroup.procs";
-        it.options = netipc::kCgroupOptSystemdService | netipc::kCgroupOptIsUnified;
-        break;
-      case 1:
-        it.name = "cgroup_docker_" + hex_id(i, 12);
-        it.path = root + "system.slice/docker-" + hex_id(i, 64) + ".scope/cgroup.procs";
-        it.options = netipc::kCgroupOptIsUnified;
-        break;
-      case 2:
-        it.name = "cgroup_k8s_default_app-" + hex_id(i, 10) + "_app";
-        it.path = root + "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                  hex_id(i + 1, 8) + "_" + hex_id(i + 2, 4) + ".slice/cri-containerd-" +
-                  hex_id(i + 3, 64) + ".scope/cgroup.procs";
-        it.options = netipc::kCgroupOptIsUnified;
-        break;
-      default:
-        it.name = "cgroup_user.slice_user-" + idx + ".slice";
-        it.path = root + "user.slice/user-" + idx + ".slice/cgroup.procs";
-        it.options = netipc::kCgroupOptIsUnified;
-        break;
-    }
-    it.hash = netipc::fnv1a32(it.name);
-    it.enabled = 1;
-    it.cgroup_id = 100000 + i;
-    v.push_back(std::move(it));
-  }
-  return v;
+  return netipc::bench::netdata_items(n);
 }
 
 const std::vector<CgroupItem>& cached_corpus(size_t n) {

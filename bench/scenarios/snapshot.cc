@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "bench_items.h"
 #include "cgroups_provider/publisher.h"
 #include "netipc/cgroups_snapshot_client.h"
 #include "netipc/codec/cgroups.h"
@@ -39,59 +40,6 @@ namespace {
 
 constexpr uint32_t kUds = wire::kProfileUds;
 constexpr uint32_t kShm = wire::kProfileUds | wire::kProfileShmHybrid;
-
-// Deterministic pseudo-random hex digits (container and pod ids).
-std::string hex_id(uint64_t seed, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
-  for (size_t i = 0; i < len; ++i) {
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ull;
-    s.push_back(kDigits[(x >> 60) & 0xF]);
-  }
-  return s;
-}
-
-// Production-shaped, the same mix as the codec micro benchmarks: systemd
-// services, docker containers, kubernetes pods and user slices, about 180
-// bytes per item in layout 1 (100k items ~ 18 MB).
-std::vector<CgroupItem> make_items(size_t n) {
-  std::vector<CgroupItem> items(n);
-  const std::string root = "/sys/fs/cgroup/";
-  for (size_t i = 0; i < n; ++i) {
-    CgroupItem& it = items[i];
-    const std::string idx = std::to_string(i);
-    switch (i % 4) {
-      case 0:
-        it.name = "systemd_service" + idx;
-        it.path = root + "system.slice/service" + idx + ".service/cgroup.procs";
-        it.options = kCgroupOptSystemdService | kCgroupOptIsUnified;
-        break;
-      case 1:
-        it.name = "cgroup_docker_" + hex_id(i, 12);
-        it.path = root + "system.slice/docker-" + hex_id(i, 64) + ".scope/cgroup.procs";
-        it.options = kCgroupOptIsUnified;
-        break;
-      case 2:
-        it.name = "cgroup_k8s_default_app-" + hex_id(i, 10) + "_app";
-        it.path = root + "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                  hex_id(i + 1, 8) + "_" + hex_id(i + 2, 4) + ".slice/cri-containerd-" +
-                  hex_id(i + 3, 64) + ".scope/cgroup.procs";
-        it.options = kCgroupOptIsUnified;
-        break;
-      default:
-        it.name = "cgroup_user.slice_user-" + idx + ".slice";
-        it.path = root + "user.slice/user-" + idx + ".slice/cgroup.procs";
-        it.options = kCgroupOptIsUnified;
-        break;
-    }
-    it.hash = fnv1a32(it.name);
-    it.enabled = 1;
-    it.cgroup_id = 4096 + i;
-  }
-  return items;
-}
 
 int serve_child(const std::string& dir, uint32_t profiles,
                 const std::shared_ptr<const std::vector<CgroupItem>>& items, int ready) {
@@ -269,7 +217,7 @@ int run_scenario(const Options& o, const std::string& name, size_t default_items
     }
   }
   const size_t n = o.items != 0 ? o.items : default_items;
-  auto items = std::make_shared<const std::vector<CgroupItem>>(make_items(n));
+  auto items = std::make_shared<const std::vector<CgroupItem>>(netdata_items(n));
   const std::string scenario = name == "snapshot-large" ? name + "/" + std::to_string(n) : name;
   for (uint32_t profiles : transports) {
     for (uint16_t layout : {uint16_t{1}, uint16_t{2}}) {

@@ -217,9 +217,12 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
   r.map_ = std::move(*map);
 
   uint8_t* base = r.map_.base();
-  // Zero everything first: a valid magic then implies every page is backed
-  // and every control word is 0.
-  std::memset(base, 0, r.map_.size());
+  // No memset: the file is new (O_EXCL) and fallocate() gave it zeroed,
+  // backed blocks, so every control word already reads 0 and no page can
+  // SIGBUS. Touching the whole region here would fault in and keep
+  // resident every page of the response area in both processes (32 MiB per
+  // session for a 100k-cgroup snapshot) although a response only writes
+  // what it needs.
   r.owner_pid_ = static_cast<int32_t>(::getpid());
   r.owner_generation_ = shm::make_generation();
   store_u32(base + shm::kOffMagic, shm::kMagic);
