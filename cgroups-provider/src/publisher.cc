@@ -83,7 +83,8 @@ uint64_t content_fingerprint(const std::vector<CgroupItem>& items, uint32_t syst
   return f.value();
 }
 
-SnapshotPublisher::SnapshotPublisher(uint64_t first_generation) : state_(std::make_shared<State>()) {
+SnapshotPublisher::SnapshotPublisher(uint64_t first_generation)
+    : state_(std::make_shared<State>()) {
   Status st;
   state_->current = encode(std::make_shared<const std::vector<CgroupItem>>(), 1, first_generation,
                            content_fingerprint({}, 1), &st);
@@ -105,8 +106,8 @@ Result<PublishOutcome> SnapshotPublisher::publish(
   Status st;
   auto next = encode(std::move(items), systemd_enabled, cur->generation + 1, fingerprint, &st);
   if (!st.ok()) return st.error();
-  out.encode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                      .count();
+  out.encode_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   out.changed = true;
   out.generation = next->generation;
   out.layout1_bytes = next->layout1->size();

@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cgroups_provider/scanner.h"
@@ -18,19 +17,53 @@ namespace netipc::cgroups_provider::detail {
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 inline constexpr int kPathRanks = 3;  // v1: cpuset, blkio, memory; v2: rank 0 only
 
-// What the previous scan saw of one directory. The name is the last path
-// component; the id is rebuilt while walking.
+// Directory names of one tree, back to back and NUL-terminated (for
+// openat/fstatat), so a node costs 6 bytes of reference instead of a
+// std::string. Freed names are garbage until the tree compacts.
+class NameArena {
+ public:
+  uint32_t add(std::string_view name);
+  std::string_view get(uint32_t off, uint16_t len) const {
+    return std::string_view(text_).substr(off, len);
+  }
+  const char* c_str(uint32_t off) const { return text_.data() + off; }
+  void release(uint16_t len) { garbage_ += size_t{len} + 1; }
+  bool wants_compaction() const { return garbage_ > 64 * 1024 && garbage_ * 2 > text_.size(); }
+  void clear() {
+    std::string().swap(text_);
+    garbage_ = 0;
+  }
+  void swap(NameArena* other) {
+    text_.swap(other->text_);
+    std::swap(garbage_, other->garbage_);
+  }
+  size_t live_bytes() const { return text_.size() - garbage_; }
+  void reserve(size_t bytes) { text_.reserve(bytes); }
+
+ private:
+  std::string text_;
+  size_t garbage_ = 0;
+};
+
+// What the previous scan saw of one directory (56 bytes plus its name in
+// the tree's arena). The id is rebuilt while walking.
 struct DirNode {
-  std::string name;
-  uint64_t ino = 0;  // 0 = never examined
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
+  enum Flags : uint8_t {
+    kHasProcs = 1,     // <dir>/cgroup.procs exists
+    kDescend = 2,      // its id matches the search pattern
+    kWithinDepth = 4,  // its id is not deeper than max_depth
+  };
+  uint64_t ino = 0;    // 0 = never examined
+  uint64_t stamp = 0;  // mtime and ctime, folded
+  uint32_t name_off = 0;
   uint32_t rec = kNoSlot;  // registry slot, valid while rec_gen matches
   uint32_t rec_gen = 0;
-  bool has_procs = false;         // <dir>/cgroup.procs exists
-  bool descend = false;           // its id matches the search pattern
-  bool within_depth = false;      // its id is not deeper than max_depth
+  uint16_t name_len = 0;  // NAME_MAX is 255
+  uint8_t flags = 0;
   std::vector<DirNode> children;  // subdirectories, in listing order
+
+  bool has(Flags f) const { return (flags & f) != 0; }
+  void set(Flags f, bool on) { flags = static_cast<uint8_t>(on ? flags | f : flags & ~f); }
 };
 
 // One hierarchy to walk.
@@ -40,6 +73,13 @@ struct Tree {
   int path_rank = -1;      // where its cgroup.procs ranks for item paths; -1 none
   bool have_root = false;
   DirNode root;
+  NameArena names;
+
+  std::string_view name_of(const DirNode& n) const { return names.get(n.name_off, n.name_len); }
+  // Marks the names of `n`'s subtree (and its own, if `self`) as garbage.
+  void release(const DirNode& n, bool self);
+  // Rewrites the arena without garbage (after a walk, when worth it).
+  void compact();
 };
 
 // One cgroup (a relative id). Its id and name live in the registry's
@@ -49,16 +89,47 @@ struct Rec {
   uint32_t id_len = 0;
   uint32_t name_off = 0;
   uint32_t name_len = 0;
-  uint32_t hash = 0;     // fnv1a32(name)
-  uint32_t options = 0;  // kCgroupOptSystemdService, kCgroupOptIsUnified
-  uint32_t gen = 0;      // bumped when the slot is freed
+  uint32_t hash = 0;        // fnv1a32(name)
+  uint32_t gen = 0;         // bumped when the slot is freed
+  uint64_t seen_epoch = 0;  // scan in which a registering tree last saw it
+  uint64_t path_epoch = 0;  // scan in which some rank had cgroup.procs
+  uint64_t reg_ino = 0;     // inode in the first registering tree that saw it
+  uint64_t path_ino = 0;    // inode of the best (lowest) rank with cgroup.procs
+  uint8_t options = 0;      // kCgroupOptSystemdService, kCgroupOptIsUnified
+  uint8_t path_rank = 0;    // that rank, valid while path_epoch is current
   bool pattern_enabled = false;
   bool live = false;
-  bool admitted = false;                 // holds one of the max_cgroups places
-  uint64_t seen_epoch = 0;               // scan in which a registering tree last saw it
-  uint64_t reg_ino = 0;                  // inode in the first registering tree that saw it
-  uint64_t path_epoch[kPathRanks] = {};  // scan in which rank r had cgroup.procs
-  uint64_t path_ino[kPathRanks] = {};
+  bool admitted = false;  // holds one of the max_cgroups places
+};
+
+// Open-addressing index: 32 bits of the id's hash -> registry slot, linear
+// probing with backward-shift deletion (no tombstones), 8 bytes a bucket,
+// at most half full. Equal tags are told apart by the caller.
+class SlotIndex {
+ public:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  template <typename Match>
+  uint32_t find(uint32_t tag, Match&& match) const {
+    if (buckets_.empty()) return kEmpty;
+    for (size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Bucket& b = buckets_[i];
+      if (b.slot == kEmpty) return kEmpty;
+      if (b.tag == tag && match(b.slot)) return b.slot;
+    }
+  }
+  void insert(uint32_t tag, uint32_t slot);
+  void erase(uint32_t tag, uint32_t slot);
+  void clear() { std::vector<Bucket>().swap(buckets_), size_ = 0, mask_ = 0; }
+
+ private:
+  struct Bucket {
+    uint32_t slot = kEmpty;
+    uint32_t tag = 0;
+  };
+  void grow();
+  std::vector<Bucket> buckets_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
 };
 
 class Registry {
@@ -94,7 +165,7 @@ class Registry {
                                 size_t max_cgroups, uint64_t* not_admitted);
 
  private:
-  static uint64_t key_of(std::string_view id);
+  static uint32_t tag_of(std::string_view id);
   uint32_t store(std::string_view text);
   void compact();
 
@@ -106,8 +177,7 @@ class Registry {
   std::string arena_;            // ids and names of the records, back to back
   size_t garbage_ = 0;           // arena bytes of freed records
   size_t published_ = 0;
-  // 64-bit hash of the id -> slot; equal hashes are told apart by the id.
-  std::unordered_multimap<uint64_t, uint32_t> index_;
+  SlotIndex index_;
 };
 
 // Everything one scan's walk reads and updates.
@@ -147,8 +217,7 @@ class Walker {
   struct Stat {
     uint64_t ino;
     uint64_t nlink;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
+    uint64_t stamp;  // mtime and ctime, folded
   };
   void visit(Tree* tree, DirNode* node, const Stat* st, int own_fd, int parent_fd, size_t level,
              WalkContext* ctx);

@@ -3,13 +3,60 @@
 // cgroup.procs path, enabled).
 #include <functional>
 #include <unordered_set>
+#include <utility>
 
 #include "scanner_internal.h"
 
 namespace netipc::cgroups_provider::detail {
 
-uint64_t Registry::key_of(std::string_view id) {
-  return std::hash<std::string_view>()(id);
+void SlotIndex::grow() {
+  std::vector<Bucket> old;
+  old.swap(buckets_);
+  const size_t n = old.empty() ? 64 : old.size() * 2;
+  buckets_.assign(n, Bucket{});
+  mask_ = n - 1;
+  for (const Bucket& b : old) {
+    if (b.slot == kEmpty) continue;
+    size_t i = b.tag & mask_;
+    while (buckets_[i].slot != kEmpty)
+      i = (i + 1) & mask_;
+    buckets_[i] = b;
+  }
+}
+
+void SlotIndex::insert(uint32_t tag, uint32_t slot) {
+  if ((size_ + 1) * 2 > buckets_.size()) grow();
+  size_t i = tag & mask_;
+  while (buckets_[i].slot != kEmpty)
+    i = (i + 1) & mask_;
+  buckets_[i] = Bucket{slot, tag};
+  ++size_;
+}
+
+void SlotIndex::erase(uint32_t tag, uint32_t slot) {
+  if (buckets_.empty()) return;
+  size_t i = tag & mask_;
+  while (buckets_[i].slot != slot) {
+    if (buckets_[i].slot == kEmpty) return;  // not present
+    i = (i + 1) & mask_;
+  }
+  // Backward shift: move later entries of the probe run into the hole when
+  // their home bucket does not lie (cyclically) between the hole and them.
+  size_t hole = i;
+  for (size_t j = (hole + 1) & mask_; buckets_[j].slot != kEmpty; j = (j + 1) & mask_) {
+    const size_t home = buckets_[j].tag & mask_;
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    buckets_[hole] = buckets_[j];
+    hole = j;
+  }
+  buckets_[hole] = Bucket{};
+  --size_;
+}
+
+uint32_t Registry::tag_of(std::string_view id) {
+  const uint64_t h = std::hash<std::string_view>()(id);
+  return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 uint32_t Registry::store(std::string_view text) {
@@ -35,13 +82,11 @@ void Registry::compact() {
 }
 
 uint32_t Registry::intern(std::string_view id, bool* created) {
-  const uint64_t key = key_of(id);
-  auto range = index_.equal_range(key);
-  for (auto it = range.first; it != range.second; ++it) {
-    if (id_of(recs_[it->second]) == id) {
-      *created = false;
-      return it->second;
-    }
+  const uint32_t tag = tag_of(id);
+  const uint32_t found = index_.find(tag, [&](uint32_t slot) { return id_of(recs_[slot]) == id; });
+  if (found != SlotIndex::kEmpty) {
+    *created = false;
+    return found;
   }
   uint32_t slot;
   if (!free_.empty()) {
@@ -62,20 +107,18 @@ uint32_t Registry::intern(std::string_view id, bool* created) {
   r.name_len = static_cast<uint32_t>(ident.name.size());
   r.name_off = store(ident.name);
   r.hash = ident.hash;
-  r.options = ident.options;
+  r.options = static_cast<uint8_t>(ident.options);
   r.pattern_enabled = ident.pattern_enabled;
-  index_.emplace(key, slot);
+  index_.insert(tag, slot);
   order_.push_back(slot);
   *created = true;
   return slot;
 }
 
 uint32_t Registry::lookup(std::string_view id) const {
-  auto range = index_.equal_range(key_of(id));
-  for (auto it = range.first; it != range.second; ++it) {
-    if (id_of(recs_[it->second]) == id) return it->second;
-  }
-  return kNoSlot;
+  const uint32_t found =
+      index_.find(tag_of(id), [&](uint32_t slot) { return id_of(recs_[slot]) == id; });
+  return found == SlotIndex::kEmpty ? kNoSlot : found;
 }
 
 void Registry::mark_seen(uint32_t slot, uint64_t epoch, uint64_t ino) {
@@ -87,9 +130,14 @@ void Registry::mark_seen(uint32_t slot, uint64_t epoch, uint64_t ino) {
 }
 
 void Registry::mark_path(uint32_t slot, int rank, uint64_t epoch, uint64_t ino) {
+  // Only the best rank matters: Netdata takes the first of cpuset, blkio,
+  // memory whose cgroup.procs exists.
   Rec& r = recs_[slot];
-  r.path_epoch[rank] = epoch;
-  r.path_ino[rank] = ino;
+  if (r.path_epoch != epoch || rank < r.path_rank) {
+    r.path_epoch = epoch;
+    r.path_rank = static_cast<uint8_t>(rank);
+    r.path_ino = ino;
+  }
 }
 
 size_t Registry::sweep(uint64_t epoch) {
@@ -101,13 +149,7 @@ size_t Registry::sweep(uint64_t epoch) {
       order_[out++] = slot;
       continue;
     }
-    auto range = index_.equal_range(key_of(id_of(r)));
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == slot) {
-        index_.erase(it);
-        break;
-      }
-    }
+    index_.erase(tag_of(id_of(r)), slot);
     r.live = false;
     ++r.gen;
     garbage_ += r.id_len + r.name_len;
@@ -120,6 +162,9 @@ size_t Registry::sweep(uint64_t epoch) {
   if (order_.empty()) {
     std::string().swap(arena_);
     garbage_ = 0;
+    index_.clear();
+    std::vector<Rec>().swap(recs_);
+    std::vector<uint32_t>().swap(free_);
   }
   return removed;
 }
@@ -169,15 +214,14 @@ std::vector<CgroupItem> Registry::build(uint64_t epoch, const std::string* const
       }
     }
     item.cgroup_id = r.reg_ino;
-    for (int rank = 0; rank < kPathRanks; ++rank) {
-      if (path_bases[rank] == nullptr || r.path_epoch[rank] != epoch) continue;
+    if (r.path_epoch == epoch && path_bases[r.path_rank] != nullptr) {
       // Netdata joins base + id + "/cgroup.procs" (the root id "/" gives
       // "<base>//cgroup.procs"; the root is never enabled by default).
+      const std::string& base = *path_bases[r.path_rank];
       const std::string_view id = id_of(r);
-      item.path.reserve(path_bases[rank]->size() + id.size() + 13);
-      item.path.append(*path_bases[rank]).append(id).append("/cgroup.procs");
-      item.cgroup_id = r.path_ino[rank];
-      break;
+      item.path.reserve(base.size() + id.size() + 13);
+      item.path.append(base).append(id).append("/cgroup.procs");
+      item.cgroup_id = r.path_ino;
     }
     item.enabled = enabled && !item.path.empty() ? 1 : 0;
     items.push_back(std::move(item));

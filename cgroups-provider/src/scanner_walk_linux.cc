@@ -22,6 +22,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "netipc/unique_fd.h"
 #include "scanner_internal.h"
@@ -60,28 +63,51 @@ unsigned count_slashes(std::string_view id) {
   return n;
 }
 
+uint64_t stamp_of(const struct stat& st) {
+  // Only compared for equality with the previous scan's.
+  return static_cast<uint64_t>(ns_of(st.st_mtim)) * 0x9E3779B97F4A7C15ull ^
+         static_cast<uint64_t>(ns_of(st.st_ctim));
+}
+
+// Drops a node's subdirectories; true when it had any.
+bool drop_children(Tree* tree, DirNode* node) {
+  if (node->children.empty()) return false;
+  tree->release(*node, false);
+  std::vector<DirNode>().swap(node->children);
+  return true;
+}
+
 // Makes `children` follow `listing` (same names, same order), keeping the
 // state of directories seen before. Returns true when one was removed.
-bool reconcile(std::vector<DirNode>* children, const Listing& listing) {
+bool reconcile(Tree* tree, std::vector<DirNode>* children, const Listing& listing) {
   const size_t n = listing.entries.size();
   if (children->size() == n) {
     size_t i = 0;
-    while (i < n && (*children)[i].name == listing.name(i))
+    while (i < n && tree->name_of((*children)[i]) == listing.name(i))
       ++i;
     if (i == n) return false;  // the common case: nothing moved
   }
+  // Every lookup before the first new name is added: adding may move the
+  // arena the keys point into.
   std::unordered_map<std::string_view, uint32_t> old_index;
   old_index.reserve(children->size());
   for (uint32_t i = 0; i < children->size(); ++i)
-    old_index.emplace((*children)[i].name, i);
+    old_index.emplace(tree->name_of((*children)[i]), i);
   std::vector<int64_t> from(n, -1);
-  size_t kept = 0;
+  std::vector<bool> kept(children->size(), false);
   for (size_t j = 0; j < n; ++j) {
     auto it = old_index.find(listing.name(j));
     if (it != old_index.end()) {
       from[j] = it->second;
-      ++kept;
+      kept[it->second] = true;
     }
+  }
+  old_index.clear();
+  bool removed = false;
+  for (size_t i = 0; i < children->size(); ++i) {
+    if (kept[i]) continue;
+    tree->release((*children)[i], true);
+    removed = true;
   }
   std::vector<DirNode> next;
   next.reserve(n);
@@ -90,10 +116,11 @@ bool reconcile(std::vector<DirNode>* children, const Listing& listing) {
       next.push_back(std::move((*children)[static_cast<size_t>(from[j])]));
     } else {
       next.emplace_back();
-      next.back().name = std::string(listing.name(j));
+      const std::string_view name = listing.name(j);
+      next.back().name_off = tree->names.add(name);
+      next.back().name_len = static_cast<uint16_t>(name.size());
     }
   }
-  bool removed = kept < children->size();
   children->swap(next);
   return removed;
 }
@@ -154,15 +181,17 @@ bool Walker::walk(Tree* tree, WalkContext* ctx) {
     if (tree->have_root) ctx->dirty = true;
     tree->have_root = false;
     tree->root = DirNode{};
+    tree->names.clear();
     return false;
   }
   struct statfs sfs {};
   bool sfs_ok = sys_call("fstatfs cgroup base", [&] { return ::fstatfs(fd.get(), &sfs); }).ok();
   trust_nlink_ = ctx->use_nlink_shortcut && sfs_ok && nlink_counts_subdirs(sfs.f_type);
   tree->have_root = true;
-  Stat s{st.st_ino, st.st_nlink, ns_of(st.st_mtim), ns_of(st.st_ctim)};
+  Stat s{st.st_ino, st.st_nlink, stamp_of(st)};
   id_.assign("/");
   visit(tree, &tree->root, &s, fd.get(), -1, 0, ctx);
+  if (tree->names.wants_compaction()) tree->compact();
   return true;
 }
 
@@ -174,26 +203,27 @@ void Walker::visit(Tree* tree, DirNode* node, const Stat* st, int own_fd, int pa
                    size_t level, WalkContext* ctx) {
   ++ctx->stats->dirs_visited;
   int at_fd = own_fd >= 0 ? own_fd : parent_fd;
-  std::string_view rel = own_fd >= 0 ? std::string_view() : std::string_view(node->name);
+  // procs_exists() copies it before anything can move the arena.
+  std::string_view rel = own_fd >= 0 ? std::string_view() : tree->name_of(*node);
   if (st != nullptr && node->ino != st->ino) {  // new, or replaced by a new directory
-    std::string name = std::move(node->name);
-    *node = DirNode{};
-    node->name = std::move(name);
+    drop_children(tree, node);
+    DirNode fresh;
+    fresh.name_off = node->name_off;
+    fresh.name_len = node->name_len;
+    *node = std::move(fresh);
     node->ino = st->ino;
-    node->descend = ctx->namer->search_matches(id_);
-    node->within_depth = ctx->max_depth == 0 || count_slashes(id_) <= ctx->max_depth;
-    node->has_procs = procs_exists(at_fd, rel);
-    node->mtime_ns = st->mtime_ns;
-    node->ctime_ns = st->ctime_ns;
+    node->set(DirNode::kDescend, ctx->namer->search_matches(id_));
+    node->set(DirNode::kWithinDepth, ctx->max_depth == 0 || count_slashes(id_) <= ctx->max_depth);
+    node->set(DirNode::kHasProcs, procs_exists(at_fd, rel));
+    node->stamp = st->stamp;
     ctx->dirty = true;
-  } else if (st != nullptr && (node->mtime_ns != st->mtime_ns || node->ctime_ns != st->ctime_ns)) {
+  } else if (st != nullptr && node->stamp != st->stamp) {
     bool has = procs_exists(at_fd, rel);
-    if (has != node->has_procs) ctx->dirty = true;
-    node->has_procs = has;
-    node->mtime_ns = st->mtime_ns;
-    node->ctime_ns = st->ctime_ns;
+    if (has != node->has(DirNode::kHasProcs)) ctx->dirty = true;
+    node->set(DirNode::kHasProcs, has);
+    node->stamp = st->stamp;
   }
-  if (!node->within_depth) {
+  if (!node->has(DirNode::kWithinDepth)) {
     ++ctx->stats->skipped_by_depth;
     return;
   }
@@ -207,26 +237,25 @@ void Walker::visit(Tree* tree, DirNode* node, const Stat* st, int own_fd, int pa
   }
   if (node->rec != kNoSlot) {
     if (tree->registers) reg->mark_seen(node->rec, ctx->epoch, node->ino);
-    if (tree->path_rank >= 0 && node->has_procs) {
+    if (tree->path_rank >= 0 && node->has(DirNode::kHasProcs)) {
       reg->mark_path(node->rec, tree->path_rank, ctx->epoch, node->ino);
     }
   }
 
-  if (!node->descend) return;
+  if (!node->has(DirNode::kDescend)) return;
   if (trust_nlink_ && st != nullptr && st->nlink == 2) {  // no subdirectories
-    if (!node->children.empty()) ctx->dirty = true;
-    node->children.clear();
+    if (drop_children(tree, node)) ctx->dirty = true;
     return;
   }
   UniqueFd opened;
   int fd = own_fd;
   if (fd < 0) {
-    auto r = sys_call("open cgroup dir",
-                      [&] { return ::openat(parent_fd, node->name.c_str(), kDirOpenFlags); });
+    auto r = sys_call("open cgroup dir", [&] {
+      return ::openat(parent_fd, tree->names.c_str(node->name_off), kDirOpenFlags);
+    });
     if (!r.ok()) {
       ++(r.error().sys_errno == ENOENT ? ctx->stats->vanished : ctx->stats->unreadable);
-      if (!node->children.empty()) ctx->dirty = true;
-      node->children.clear();
+      if (drop_children(tree, node)) ctx->dirty = true;
       return;
     }
     opened.reset(static_cast<int>(*r));
@@ -240,12 +269,11 @@ void Walker::visit_children(Tree* tree, DirNode* node, int fd, size_t level, Wal
   Listing& listing = listings_[level];
   if (!list(fd, &listing)) {
     ++ctx->stats->unreadable;
-    if (!node->children.empty()) ctx->dirty = true;
-    node->children.clear();
+    if (drop_children(tree, node)) ctx->dirty = true;
     return;
   }
   ++ctx->stats->dirs_listed;
-  if (reconcile(&node->children, listing)) ctx->dirty = true;
+  if (reconcile(tree, &node->children, listing)) ctx->dirty = true;
 
   const size_t id_len = id_.size();
   bool drop_any = false;
@@ -253,27 +281,28 @@ void Walker::visit_children(Tree* tree, DirNode* node, int fd, size_t level, Wal
     DirNode& child = node->children[j];
     const Listing::Entry& e = listing.entries[j];
     if (id_len > 1) id_.push_back('/');
-    id_.append(child.name);
+    id_.append(tree->name_of(child));
     // A known directory that is not descended needs no system call when
     // its listing inode is unchanged (d_ino equals the stat inode).
-    bool known_leafish = child.ino != 0 && (!child.descend || !child.within_depth) &&
+    bool known_leafish = child.ino != 0 &&
+                         (!child.has(DirNode::kDescend) || !child.has(DirNode::kWithinDepth)) &&
                          e.type == DT_DIR && e.ino == child.ino;
     if (known_leafish) {
       visit(tree, &child, nullptr, -1, fd, level + 1, ctx);
     } else {
       struct stat cst;
       auto r = sys_call("stat cgroup dir", [&] {
-        return ::fstatat(fd, child.name.c_str(), &cst, AT_SYMLINK_NOFOLLOW);
+        return ::fstatat(fd, tree->names.c_str(child.name_off), &cst, AT_SYMLINK_NOFOLLOW);
       });
       if (!r.ok() || !S_ISDIR(cst.st_mode)) {
         if (!r.ok())
           ++(r.error().sys_errno == ENOENT ? ctx->stats->vanished : ctx->stats->unreadable);
         if (child.ino != 0) ctx->dirty = true;  // it was a directory we knew
-        child.ino = 0;
-        child.name.clear();  // marks it for removal below
+        tree->release(child, true);
+        child = DirNode{};  // name_len 0 marks it for removal below
         drop_any = true;
       } else {
-        Stat s{cst.st_ino, cst.st_nlink, ns_of(cst.st_mtim), ns_of(cst.st_ctim)};
+        Stat s{cst.st_ino, cst.st_nlink, stamp_of(cst)};
         visit(tree, &child, &s, -1, fd, level + 1, ctx);
       }
     }
@@ -281,7 +310,7 @@ void Walker::visit_children(Tree* tree, DirNode* node, int fd, size_t level, Wal
   }
   if (drop_any) {
     auto& c = node->children;
-    c.erase(std::remove_if(c.begin(), c.end(), [](const DirNode& d) { return d.name.empty(); }),
+    c.erase(std::remove_if(c.begin(), c.end(), [](const DirNode& d) { return d.name_len == 0; }),
             c.end());
   }
 }
