@@ -444,9 +444,20 @@ int run_provider_scan(const Options& o) {
     std::fprintf(stderr, "provider-scan: --shape mix|containers|both\n");
     return 2;
   }
+  // Each shape in a process of its own: an RSS probe forked after the
+  // first shape would inherit (and count) that shape's heap.
+  auto isolated = [&o](Shape shape) {
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) return 1;
+    if (pid == 0) _exit(run_shape(o, shape));
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid) return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  };
   int rc = 0;
-  if (want != "containers") rc |= run_shape(o, Shape::kMix);
-  if (want != "mix") rc |= run_shape(o, Shape::kContainers);
+  if (want != "containers") rc |= isolated(Shape::kMix);
+  if (want != "mix") rc |= isolated(Shape::kContainers);
   return rc;
 }
 
