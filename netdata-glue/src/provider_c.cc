@@ -1,0 +1,182 @@
+// The provider's C ABI: a CgroupsProvider on its own loop and thread,
+// behind plain C types. Nothing throws across the boundary: allocation
+// failures become ENOMEM, everything else is a Result mapped to a code.
+#include <malloc.h>
+
+#include <chrono>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "cgroups_provider/provider.h"
+#include "netdata_glue/netipc_nd.h"
+#include "netipc/bytes.h"
+#include "netipc/wire.h"
+
+using netipc::CgroupItem;
+using netipc::Errc;
+using netipc::cgroups_provider::CgroupsProvider;
+using netipc::cgroups_provider::ProviderConfig;
+
+struct netipc_nd_provider {
+  std::unique_ptr<CgroupsProvider> impl;
+};
+
+namespace {
+
+int code_of(Errc e) {
+  switch (e) {
+    case Errc::kOk:
+      return NETIPC_ND_OK;
+    case Errc::kInvalidArgument:
+    case Errc::kPathTooLong:
+      return NETIPC_ND_EINVAL;
+    case Errc::kUnsafeRunDir:
+    case Errc::kPermission:
+      return NETIPC_ND_EUNSAFE;
+    case Errc::kAddrInUse:
+      return NETIPC_ND_EADDRINUSE;
+    case Errc::kNoMemory:
+      return NETIPC_ND_ENOMEM;
+    case Errc::kAborted:
+      return NETIPC_ND_ESTOPPED;
+    case Errc::kTimeout:
+      return NETIPC_ND_ETIMEDOUT;
+    default:
+      return NETIPC_ND_ESYSTEM;
+  }
+}
+
+}  // namespace
+
+extern "C" const char* netipc_nd_strerror(int error) {
+  switch (error) {
+    case NETIPC_ND_OK:
+      return "OK";
+    case NETIPC_ND_EINVAL:
+      return "EINVAL";
+    case NETIPC_ND_ENOMEM:
+      return "ENOMEM";
+    case NETIPC_ND_EADDRINUSE:
+      return "EADDRINUSE";
+    case NETIPC_ND_EUNSAFE:
+      return "EUNSAFE";
+    case NETIPC_ND_ENOTFOUND:
+      return "ENOTFOUND";
+    case NETIPC_ND_ESTOPPED:
+      return "ESTOPPED";
+    case NETIPC_ND_ETIMEDOUT:
+      return "ETIMEDOUT";
+    case NETIPC_ND_ESYSTEM:
+      return "ESYSTEM";
+    default:
+      return "EUNKNOWN";
+  }
+}
+
+extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* options,
+                                        netipc_nd_provider** out) {
+  if (out == nullptr) return NETIPC_ND_EINVAL;
+  *out = nullptr;
+  if (options == nullptr || options->run_dir == nullptr || options->run_dir[0] == '\0' ||
+      options->reserved0 != 0) {
+    return NETIPC_ND_EINVAL;
+  }
+  try {
+    ProviderConfig cfg;
+    cfg.run_dir = options->run_dir;
+    if (options->service != nullptr) cfg.service = options->service;
+    cfg.auth_token = options->auth_token;
+    if (options->allow_shm != 0) {
+      cfg.supported_profiles = netipc::wire::kProfileUds | netipc::wire::kProfileShmHybrid;
+    }
+    cfg.max_sessions = options->max_sessions;
+    if (options->no_heap_trim == 0) {
+      // The replaced generation and the handed-over list were just freed:
+      // give the pages back instead of keeping tens of MB at 100k cgroups.
+      cfg.on_generation = [](const netipc::cgroups_provider::PublishOutcome&) { ::malloc_trim(0); };
+    }
+    auto started = CgroupsProvider::start(std::move(cfg));
+    if (!started.ok()) return code_of(started.code());
+    auto* p = new netipc_nd_provider;
+    p->impl = std::move(*started);
+    *out = p;
+    return NETIPC_ND_OK;
+  } catch (const std::bad_alloc&) {
+    return NETIPC_ND_ENOMEM;
+  } catch (...) {
+    return NETIPC_ND_ESYSTEM;
+  }
+}
+
+extern "C" int netipc_nd_provider_publish(netipc_nd_provider* provider,
+                                          const netipc_nd_cgroup* items, size_t count,
+                                          int systemd_enabled) {
+  if (provider == nullptr || provider->impl == nullptr) {
+    return provider == nullptr ? NETIPC_ND_EINVAL : NETIPC_ND_ESTOPPED;
+  }
+  if (count > 0 && items == nullptr) return NETIPC_ND_EINVAL;
+  for (size_t i = 0; i < count; ++i) {
+    if (items[i].name == nullptr || items[i].reserved0 != 0) return NETIPC_ND_EINVAL;
+  }
+  try {
+    std::vector<CgroupItem> list(count);
+    for (size_t i = 0; i < count; ++i) {
+      const netipc_nd_cgroup& in = items[i];
+      CgroupItem& it = list[i];
+      it.name = in.name;
+      if (in.path != nullptr) it.path = in.path;
+      it.hash = in.hash != 0 ? in.hash : netipc::fnv1a32(it.name);
+      it.options = in.options;
+      it.enabled = in.enabled != 0 ? 1 : 0;
+      it.cgroup_id = in.cgroup_id;
+    }
+    provider->impl->publish(std::move(list), systemd_enabled != 0 ? 1 : 0);
+    return NETIPC_ND_OK;
+  } catch (const std::bad_alloc&) {
+    return NETIPC_ND_ENOMEM;
+  } catch (...) {
+    return NETIPC_ND_ESYSTEM;
+  }
+}
+
+extern "C" int netipc_nd_provider_wait_idle(netipc_nd_provider* provider, int timeout_ms) {
+  if (provider == nullptr) return NETIPC_ND_EINVAL;
+  if (provider->impl == nullptr) return NETIPC_ND_ESTOPPED;
+  const bool idle =
+      provider->impl->wait_idle(std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 0));
+  return idle ? NETIPC_ND_OK : NETIPC_ND_ETIMEDOUT;
+}
+
+extern "C" int netipc_nd_provider_get_stats(const netipc_nd_provider* provider,
+                                            netipc_nd_provider_stats* stats) {
+  if (provider == nullptr || stats == nullptr) return NETIPC_ND_EINVAL;
+  *stats = netipc_nd_provider_stats{};
+  if (provider->impl == nullptr) return NETIPC_ND_ESTOPPED;
+  const auto s = provider->impl->stats();
+  stats->generation = s.generation;
+  stats->items = s.item_count;
+  stats->layout1_bytes = s.layout1_bytes;
+  stats->layout2_bytes = s.layout2_bytes;
+  stats->generations = s.generations;
+  stats->unchanged = s.unchanged;
+  stats->superseded = s.superseded;
+  stats->failures = s.failures;
+  stats->requests_rejected = s.requests_rejected;
+  stats->sessions_accepted = provider->impl->server_stats().sessions_accepted;
+  stats->last_encode_ms = s.last_encode_ms;
+  return NETIPC_ND_OK;
+}
+
+extern "C" void netipc_nd_provider_stop(netipc_nd_provider* provider, int deadline_ms) {
+  if (provider == nullptr || provider->impl == nullptr) return;
+  provider->impl->stop(static_cast<uint32_t>(deadline_ms > 0 ? deadline_ms : 1000));
+  provider->impl.reset();
+}
+
+extern "C" void netipc_nd_provider_destroy(netipc_nd_provider* provider) {
+  if (provider == nullptr) return;
+  netipc_nd_provider_stop(provider, 1000);
+  delete provider;
+}

@@ -1,0 +1,211 @@
+// The daemon-side C ABI end to end: a provider started, fed and stopped
+// through netipc_nd.h, fetched by the typed client over a real socket in
+// both layouts; the token, argument checks, endpoint errors and the log
+// route.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "netdata_glue/netipc_nd.h"
+#include "netipc/bytes.h"
+#include "netipc/cgroups_snapshot_client.h"
+#include "test_support.h"
+
+namespace netipc {
+namespace {
+
+constexpr uint64_t kToken = 0x4135654b0cc3d8f2ull;
+
+class GlueProvider : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    netipc_nd_provider_options o{};
+    o.run_dir = dir_.path().c_str();
+    o.service = service_.c_str();
+    o.auth_token = kToken;
+    ASSERT_EQ(netipc_nd_provider_start(&o, &p_), NETIPC_ND_OK);
+  }
+  void TearDown() override { netipc_nd_provider_destroy(p_); }
+
+  Result<CgroupsSnapshotClient> client(uint16_t layout, uint64_t token = kToken) {
+    CgroupsSnapshotClientConfig c;
+    c.run_dir = dir_.path();
+    c.service = service_;
+    c.auth_token = token;
+    c.layout = layout;
+    c.supported_profiles = wire::kProfileUds;
+    return CgroupsSnapshotClient::create(c);
+  }
+
+  test::TempDir dir_;
+  std::string service_ = test::unique_service("glue");
+  netipc_nd_provider* p_ = nullptr;
+};
+
+std::vector<netipc_nd_cgroup> three_cgroups() {
+  std::vector<netipc_nd_cgroup> v(3);
+  v[0] = {"systemd_nginx",
+          "/sys/fs/cgroup/system.slice/nginx.service/cgroup.procs",
+          0,
+          0x1 | 0x4,
+          1,
+          0,
+          4101};
+  v[1] = {"cgroup_web", "/sys/fs/cgroup/system.slice/docker-1.scope/cgroup.procs", 77, 0x4, 7, 0,
+          4102};
+  v[2] = {"cgroup_idle", nullptr, 0, 0, 0, 0, 0};
+  return v;
+}
+
+TEST_F(GlueProvider, PublishedCgroupsAreServedInBothLayouts) {
+  auto in = three_cgroups();
+  ASSERT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_OK);
+  ASSERT_EQ(netipc_nd_provider_wait_idle(p_, 10000), NETIPC_ND_OK);
+  netipc_nd_provider_stats st{};
+  ASSERT_EQ(netipc_nd_provider_get_stats(p_, &st), NETIPC_ND_OK);
+  EXPECT_EQ(st.items, 3u);
+  EXPECT_EQ(st.generations, 1u);
+  EXPECT_GT(st.layout1_bytes, 0u);
+  EXPECT_GT(st.layout2_bytes, 0u);
+
+  for (uint16_t layout : {uint16_t{1}, uint16_t{2}}) {
+    auto c = client(layout);
+    ASSERT_TRUE(c.ok());
+    auto got = c->fetch();
+    ASSERT_TRUE(got.ok()) << got.error().message();
+    const auto& v = **got;
+    EXPECT_EQ(v.generation, st.generation);
+    EXPECT_EQ(v.systemd_enabled, 1u);
+    ASSERT_EQ(v.items.size(), 3u);
+    EXPECT_EQ(v.items[0].name, "systemd_nginx");
+    EXPECT_EQ(v.items[0].hash, fnv1a32("systemd_nginx"));  // 0 -> computed
+    EXPECT_EQ(v.items[0].options, 0x5u);
+    EXPECT_EQ(v.items[0].enabled, 1u);
+    EXPECT_EQ(v.items[0].path, in[0].path);
+    EXPECT_EQ(v.items[1].hash, 77u);    // given hashes are kept
+    EXPECT_EQ(v.items[1].enabled, 1u);  // any nonzero is enabled
+    EXPECT_EQ(v.items[2].path, "");     // NULL path: none found
+    EXPECT_EQ(v.items[2].enabled, 0u);
+    // Layout 1 has no cgroup ids; layout 2 carries them.
+    EXPECT_EQ(v.items[0].cgroup_id, layout == 2 ? 4101u : 0u);
+  }
+  // The same list again: nothing encoded, same generation.
+  ASSERT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_OK);
+  ASSERT_EQ(netipc_nd_provider_wait_idle(p_, 10000), NETIPC_ND_OK);
+  netipc_nd_provider_stats again{};
+  ASSERT_EQ(netipc_nd_provider_get_stats(p_, &again), NETIPC_ND_OK);
+  EXPECT_EQ(again.generation, st.generation);
+  EXPECT_EQ(again.unchanged, 1u);
+  EXPECT_GE(again.sessions_accepted, 2u);
+}
+
+TEST_F(GlueProvider, AClientWithAnotherTokenIsRefused) {
+  auto c = client(2, kToken ^ 1);
+  ASSERT_TRUE(c.ok());
+  auto got = c->fetch();
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.code(), Errc::kAuthFailed);
+}
+
+TEST_F(GlueProvider, BadArgumentsAreRejectedWithoutSideEffects) {
+  netipc_nd_cgroup bad{};
+  EXPECT_EQ(netipc_nd_provider_publish(p_, &bad, 1, 1), NETIPC_ND_EINVAL);  // NULL name
+  bad.name = "cgroup_x";
+  bad.reserved0 = 1;
+  EXPECT_EQ(netipc_nd_provider_publish(p_, &bad, 1, 1), NETIPC_ND_EINVAL);
+  EXPECT_EQ(netipc_nd_provider_publish(p_, nullptr, 2, 1), NETIPC_ND_EINVAL);
+  EXPECT_EQ(netipc_nd_provider_publish(nullptr, nullptr, 0, 1), NETIPC_ND_EINVAL);
+  EXPECT_EQ(netipc_nd_provider_get_stats(p_, nullptr), NETIPC_ND_EINVAL);
+  netipc_nd_provider_stats st{};
+  ASSERT_EQ(netipc_nd_provider_get_stats(p_, &st), NETIPC_ND_OK);
+  EXPECT_EQ(st.generations, 0u);  // nothing was handed over
+  // An empty list is a valid list.
+  EXPECT_EQ(netipc_nd_provider_publish(p_, nullptr, 0, 0), NETIPC_ND_OK);
+
+  netipc_nd_provider* q = nullptr;
+  EXPECT_EQ(netipc_nd_provider_start(nullptr, &q), NETIPC_ND_EINVAL);
+  netipc_nd_provider_options o{};
+  EXPECT_EQ(netipc_nd_provider_start(&o, &q), NETIPC_ND_EINVAL);  // no run_dir
+  o.run_dir = dir_.path().c_str();
+  o.reserved0 = 1;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &q), NETIPC_ND_EINVAL);
+  EXPECT_EQ(netipc_nd_provider_start(&o, nullptr), NETIPC_ND_EINVAL);
+  EXPECT_EQ(q, nullptr);
+}
+
+TEST_F(GlueProvider, TheSameEndpointTwiceIsInUse) {
+  netipc_nd_provider_options o{};
+  o.run_dir = dir_.path().c_str();
+  o.service = service_.c_str();
+  netipc_nd_provider* q = nullptr;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &q), NETIPC_ND_EADDRINUSE);
+  EXPECT_EQ(q, nullptr);
+}
+
+TEST(GlueProviderDir, AWorldWritableRunDirIsUnsafe) {
+  test::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  netipc_nd_provider* q = nullptr;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &q), NETIPC_ND_EUNSAFE);
+  EXPECT_EQ(q, nullptr);
+}
+
+TEST_F(GlueProvider, StopRemovesTheSocketAndLaterCallsSayStopped) {
+  const std::string sock = dir_.file(service_ + ".sock");
+  ASSERT_EQ(::access(sock.c_str(), F_OK), 0);
+  netipc_nd_provider_stop(p_, 500);
+  EXPECT_NE(::access(sock.c_str(), F_OK), 0);
+  auto in = three_cgroups();
+  EXPECT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_ESTOPPED);
+  EXPECT_EQ(netipc_nd_provider_wait_idle(p_, 10), NETIPC_ND_ESTOPPED);
+  netipc_nd_provider_stop(p_, 500);  // again: nothing
+  netipc_nd_provider_destroy(nullptr);
+}
+
+struct Captured {
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> lines;
+};
+
+void capture(void* user, int level, const char* message) {
+  auto* c = static_cast<Captured*>(user);
+  std::lock_guard<std::mutex> lock(c->mu);
+  c->lines.emplace_back(level, message);
+}
+
+TEST_F(GlueProvider, LogLinesGoToTheHostsFunctionAtItsLevel) {
+  Captured got;
+  netipc_nd_set_log(&capture, &got, NETIPC_ND_LOG_INFO);
+  auto in = three_cgroups();
+  ASSERT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_OK);
+  ASSERT_EQ(netipc_nd_provider_wait_idle(p_, 10000), NETIPC_ND_OK);
+  {
+    std::lock_guard<std::mutex> lock(got.mu);
+    bool generation_line = false;
+    for (const auto& [level, text] : got.lines) {
+      if (level == NETIPC_ND_LOG_INFO && text.find("generation") != std::string::npos &&
+          text.find("3 cgroups") != std::string::npos) {
+        generation_line = true;
+      }
+    }
+    EXPECT_TRUE(generation_line);
+    got.lines.clear();
+  }
+  // Warnings and up only: the next generation's info line is dropped.
+  netipc_nd_set_log(&capture, &got, NETIPC_ND_LOG_WARNING);
+  in.pop_back();
+  ASSERT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_OK);
+  ASSERT_EQ(netipc_nd_provider_wait_idle(p_, 10000), NETIPC_ND_OK);
+  netipc_nd_set_log(nullptr, nullptr, NETIPC_ND_LOG_INFO);  // back to stderr
+  std::lock_guard<std::mutex> lock(got.mu);
+  EXPECT_TRUE(got.lines.empty());
+}
+
+}  // namespace
+}  // namespace netipc
