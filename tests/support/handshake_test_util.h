@@ -1,0 +1,88 @@
+// Shared helpers of the handshake unit tests (handshake_*_test.cc): a
+// server policy and a matching HELLO to vary field by field, the server's
+// decision on them, and the exact bytes of a rejection (netipc-wire.md §5.7).
+// Header-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "netipc/bytes.h"
+#include "netipc/handshake.h"
+#include "netipc/wire.h"
+
+namespace netipc::handshake_test {
+
+using wire::TransportStatus;
+
+inline constexpr uint64_t kToken = 0x1122334455667788ull;
+inline constexpr uint64_t kSessionId = 42;
+
+inline ServerPolicy policy() {
+  ServerPolicy p;
+  p.supported_profiles = wire::kProfileUds;
+  p.preferred_profiles = 0;
+  p.max_request_payload_bytes = 4096;
+  p.max_response_payload_bytes = 65536;
+  p.packet_size = 65536;
+  p.auth_token = kToken;
+  return p;
+}
+
+inline wire::Hello hello() {
+  wire::Hello h;
+  h.supported_profiles = wire::kProfileUds;
+  h.max_request_payload_bytes = 1024;
+  h.max_request_batch_items = 1;
+  h.max_response_payload_bytes = 1024;
+  h.max_response_batch_items = 1;
+  h.auth_token = kToken;
+  h.packet_size = 212960;
+  return h;
+}
+
+inline std::vector<uint8_t> packet(const wire::Hello& h) {
+  std::vector<uint8_t> p(wire::kHelloPacketLen);
+  wire::encode_hello_packet(h, p.data());
+  return p;
+}
+
+inline ServerDecision decide(const ServerPolicy& pol, const std::vector<uint8_t>& pkt) {
+  return server_handshake(pol, ByteSpan(pkt), kSessionId);
+}
+inline ServerDecision decide(const ServerPolicy& pol, const wire::Hello& h) {
+  return decide(pol, packet(h));
+}
+
+inline std::vector<uint8_t> ack_bytes(const ServerDecision& d) {
+  return std::vector<uint8_t>(d.packet, d.packet + sizeof d.packet);
+}
+
+// The 80 bytes of a rejection (§5.7): HELLO_ACK header with `status`, a
+// payload that is all zero except layout_version = 1.
+inline std::vector<uint8_t> expected_rejection(TransportStatus status) {
+  std::vector<uint8_t> p(wire::kHelloAckPacketLen, 0);
+  store_u32(p.data() + 0, 0x4E495043);
+  store_u16(p.data() + 4, 1);
+  store_u16(p.data() + 6, 32);
+  store_u16(p.data() + 8, 3);
+  store_u16(p.data() + 10, 0);
+  store_u16(p.data() + 12, 2);
+  store_u16(p.data() + 14, static_cast<uint16_t>(status));
+  store_u32(p.data() + 16, 48);
+  store_u32(p.data() + 20, 1);
+  store_u64(p.data() + 24, 0);
+  store_u16(p.data() + 32, 1);
+  return p;
+}
+
+inline void expect_rejected(const ServerDecision& d, TransportStatus status) {
+  EXPECT_EQ(d.outcome, ServerDecision::Outcome::kReject);
+  EXPECT_EQ(d.status, status);
+  EXPECT_EQ(ack_bytes(d), expected_rejection(status));
+  EXPECT_EQ(d.ack.session_id, 0u);
+}
+
+}  // namespace netipc::handshake_test
