@@ -1,12 +1,15 @@
 // Shared helpers of the wire and codec unit tests: spec vectors written as
-// hex text, the cgroups snapshot spec vector (codec §2.6) with its items,
+// hex text, little-endian fields to check or overwrite by offset, the
+// cgroups snapshot spec vector (codec §2.6) with its items,
 // deterministic cgroup items, and a checked layout-1 decode. Header-only.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +32,49 @@ inline std::vector<uint8_t> hex(const std::string& s) {
     out.push_back(static_cast<uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
   }
   return out;
+}
+
+// One little-endian field of a wire structure: where, how wide, what value.
+struct Field {
+  size_t offset;
+  size_t width;  // 1 to 8 bytes
+  uint64_t value;
+};
+inline Field u16_at(size_t offset, uint16_t value) {
+  return Field{offset, 2, value};
+}
+inline Field u32_at(size_t offset, uint32_t value) {
+  return Field{offset, 4, value};
+}
+inline Field u64_at(size_t offset, uint64_t value) {
+  return Field{offset, 8, value};
+}
+
+// `bytes` with each of `fields` written over it (to corrupt a valid
+// structure one field at a time, or to build one field by field).
+inline std::vector<uint8_t> with_fields(std::vector<uint8_t> bytes,
+                                        std::initializer_list<Field> fields) {
+  for (const Field& f : fields) {
+    for (size_t i = 0; i < f.width; ++i)
+      bytes.at(f.offset + i) = static_cast<uint8_t>(f.value >> (8 * i));
+  }
+  return bytes;
+}
+
+// Expects each of `fields` at its offset in `bytes`.
+inline void expect_fields(const uint8_t* bytes, std::initializer_list<Field> fields) {
+  for (const Field& f : fields) {
+    uint64_t got = 0;
+    for (size_t i = 0; i < f.width; ++i)
+      got |= uint64_t{bytes[f.offset + i]} << (8 * i);
+    EXPECT_EQ(got, f.value) << "the " << f.width << "-byte field at offset " << f.offset;
+  }
+}
+
+// Expects bytes [from, to) to still hold `fill`: an encoder wrote no further.
+inline void expect_untouched(const uint8_t* bytes, size_t from, size_t to, uint8_t fill) {
+  for (size_t i = from; i < to; ++i)
+    EXPECT_EQ(bytes[i], fill) << "byte " << i;
 }
 
 // Codec §2.6: a layout-1 snapshot of cgroups_spec_items(), systemd_enabled 1,

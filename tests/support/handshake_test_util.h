@@ -56,6 +56,22 @@ inline ServerDecision decide(const ServerPolicy& pol, const wire::Hello& h) {
   return decide(pol, packet(h));
 }
 
+// The agreed values the server sends for `h` under `pol`, expecting it to
+// accept (a rejection fails the test and returns zeros).
+inline wire::HelloAck accepted(const wire::Hello& h, const ServerPolicy& pol = policy()) {
+  const ServerDecision d = decide(pol, h);
+  EXPECT_EQ(d.outcome, ServerDecision::Outcome::kAccept) << d.reason;
+  return d.ack;
+}
+
+// hello() with `change` applied, e.g. hello_with([](wire::Hello& h) { h.flags = 1; }).
+template <typename Change>
+wire::Hello hello_with(Change change) {
+  wire::Hello h = hello();
+  change(h);
+  return h;
+}
+
 inline std::vector<uint8_t> ack_bytes(const ServerDecision& d) {
   return std::vector<uint8_t>(d.packet, d.packet + sizeof d.packet);
 }

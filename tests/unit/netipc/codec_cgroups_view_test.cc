@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,11 @@ namespace {
 using codec_test::cgroups_spec_items;
 using codec_test::cgroups_spec_vector;
 using codec_test::decode_all_v1;
+using codec_test::Field;
 using codec_test::hex;
+using codec_test::u16_at;
+using codec_test::u32_at;
+using codec_test::with_fields;
 
 // Payload offsets of the spec vector's items (packed area starts at 48).
 constexpr size_t kItem0 = 48;
@@ -59,6 +64,14 @@ Errc item_code(const std::vector<uint8_t>& payload, uint32_t i) {
   return view->item(i).code();
 }
 
+// parse_code() / item_code() of the spec vector with `fields` overwritten.
+Errc parse_code_with(std::initializer_list<Field> fields) {
+  return parse_code(with_fields(cgroups_spec_vector(), fields));
+}
+Errc item_code_with(uint32_t i, std::initializer_list<Field> fields) {
+  return item_code(with_fields(cgroups_spec_vector(), fields), i);
+}
+
 // ---- View: header and directory -------------------------------------------------
 
 TEST(CgroupsSnapshotView, ParsesSpecVector) {
@@ -83,21 +96,15 @@ TEST(CgroupsSnapshotView, RejectsHeaderShorterThan24Bytes) {
 }
 
 TEST(CgroupsSnapshotView, RejectsHeaderLayoutTwo) {
-  auto p = cgroups_spec_vector();
-  store_u16(p.data(), 2);
-  EXPECT_EQ(parse_code(p), Errc::kBadLayout);
+  EXPECT_EQ(parse_code_with({u16_at(0, 2)}), Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotView, RejectsHeaderFlags) {
-  auto p = cgroups_spec_vector();
-  store_u16(p.data() + 2, 1);
-  EXPECT_EQ(parse_code(p), Errc::kBadLayout);
+  EXPECT_EQ(parse_code_with({u16_at(2, 1)}), Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotView, RejectsHeaderReserved) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + 12, 1);
-  EXPECT_EQ(parse_code(p), Errc::kBadLayout);
+  EXPECT_EQ(parse_code_with({u32_at(12, 1)}), Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotView, RejectsItemCountWhoseDirectoryOverflowsPayload) {
@@ -109,28 +116,21 @@ TEST(CgroupsSnapshotView, RejectsItemCountWhoseDirectoryOverflowsPayload) {
 }
 
 TEST(CgroupsSnapshotView, RejectsMisalignedItemOffset) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + 24 + 8, 73);
-  EXPECT_EQ(parse_code(p), Errc::kBadAlignment);
+  EXPECT_EQ(parse_code_with({u32_at(24 + 8, 73)}), Errc::kBadAlignment);
 }
 
 TEST(CgroupsSnapshotView, RejectsItemPastPackedArea) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + 24 + 16 + 4, 35);  // item 2: 184 + 35 > 218
-  EXPECT_EQ(parse_code(p), Errc::kOutOfBounds);
+  // item 2: 184 + 35 > 218
+  EXPECT_EQ(parse_code_with({u32_at(24 + 16 + 4, 35)}), Errc::kOutOfBounds);
 }
 
 TEST(CgroupsSnapshotView, RejectsHugeOffsetWithoutOverflow) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + 24, 0xFFFFFFF8u);
-  store_u32(p.data() + 28, 0xFFFFFFFFu);
-  EXPECT_EQ(parse_code(p), Errc::kOutOfBounds);
+  EXPECT_EQ(parse_code_with({u32_at(24, 0xFFFFFFF8u), u32_at(28, 0xFFFFFFFFu)}),
+            Errc::kOutOfBounds);
 }
 
 TEST(CgroupsSnapshotView, RejectsItemShorterThanFixedPart) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + 24 + 16 + 4, 31);
-  EXPECT_EQ(parse_code(p), Errc::kTruncated);
+  EXPECT_EQ(parse_code_with({u32_at(24 + 16 + 4, 31)}), Errc::kTruncated);
 }
 
 // ---- View: items ------------------------------------------------------------------
@@ -143,15 +143,11 @@ TEST(CgroupsSnapshotItem, RejectsItemLayoutTwo) {
 }
 
 TEST(CgroupsSnapshotItem, RejectsItemFlags) {
-  auto p = cgroups_spec_vector();
-  store_u16(p.data() + kItem1 + 2, 1);
-  EXPECT_EQ(item_code(p, 1), Errc::kBadLayout);
+  EXPECT_EQ(item_code_with(1, {u16_at(kItem1 + 2, 1)}), Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotItem, RejectsNameOffsetInsideFixedPart) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + kItem0 + 16, 31);
-  EXPECT_EQ(item_code(p, 0), Errc::kOutOfBounds);
+  EXPECT_EQ(item_code_with(0, {u32_at(kItem0 + 16, 31)}), Errc::kOutOfBounds);
 }
 
 TEST(CgroupsSnapshotItem, RejectsNameExtendingPastItem) {
@@ -169,15 +165,12 @@ TEST(CgroupsSnapshotItem, RejectsMissingNameNul) {
 }
 
 TEST(CgroupsSnapshotItem, RejectsPathOffsetInsideFixedPart) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + kItem0 + 24, 0);
-  EXPECT_EQ(item_code(p, 0), Errc::kOutOfBounds);
+  EXPECT_EQ(item_code_with(0, {u32_at(kItem0 + 24, 0)}), Errc::kOutOfBounds);
 }
 
 TEST(CgroupsSnapshotItem, RejectsPathExtendingPastItem) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + kItem0 + 28, 26);  // 43 + 26 + 1 > 69
-  EXPECT_EQ(item_code(p, 0), Errc::kOutOfBounds);
+  // 43 + 26 + 1 > 69
+  EXPECT_EQ(item_code_with(0, {u32_at(kItem0 + 28, 26)}), Errc::kOutOfBounds);
 }
 
 TEST(CgroupsSnapshotItem, RejectsMissingPathNul) {
@@ -187,17 +180,14 @@ TEST(CgroupsSnapshotItem, RejectsMissingPathNul) {
 }
 
 TEST(CgroupsSnapshotItem, RejectsOverlappingNameAndPath) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + kItem0 + 24, 32);  // path == name
-  store_u32(p.data() + kItem0 + 28, 10);
-  EXPECT_EQ(item_code(p, 0), Errc::kBadLayout);
+  // path == name
+  EXPECT_EQ(item_code_with(0, {u32_at(kItem0 + 24, 32), u32_at(kItem0 + 28, 10)}),
+            Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotItem, RejectsOverlapOnlyOnTheNul) {
-  auto p = cgroups_spec_vector();
-  store_u32(p.data() + kItem0 + 24, 42);  // empty path on the name's NUL
-  store_u32(p.data() + kItem0 + 28, 0);
-  EXPECT_EQ(item_code(p, 0), Errc::kBadLayout);
+  // empty path on the name's NUL
+  EXPECT_EQ(item_code_with(0, {u32_at(kItem0 + 24, 42), u32_at(kItem0 + 28, 0)}), Errc::kBadLayout);
 }
 
 TEST(CgroupsSnapshotItem, AcceptsPathBeforeName) {

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <vector>
 
+#include "codec_test_util.h"
 #include "handshake_test_util.h"
 #include "netipc/wire.h"
 
@@ -14,6 +16,9 @@ namespace netipc {
 namespace {
 
 using Outcome = ServerDecision::Outcome;
+using codec_test::Field;
+using codec_test::u16_at;
+using codec_test::u32_at;
 using handshake_test::decide;
 using handshake_test::hello;
 using handshake_test::kSessionId;
@@ -82,6 +87,15 @@ std::vector<uint8_t> status_ack_packet(uint16_t status) {
   return p;
 }
 
+Errc status_ack_code(uint16_t status) {
+  return client_read_ack(ByteSpan(status_ack_packet(status))).code();
+}
+
+// client_read_ack() of ok_ack_packet() with `fields` overwritten.
+Errc ok_ack_code_with(std::initializer_list<Field> fields) {
+  return client_read_ack(ByteSpan(codec_test::with_fields(ok_ack_packet(), fields))).code();
+}
+
 TEST(ClientReadAck, AdoptsEveryValueOfAnOkAck) {
   auto r = client_read_ack(ByteSpan(ok_ack_packet()));
   ASSERT_TRUE(r.ok()) << r.error().message();
@@ -112,26 +126,26 @@ TEST(ClientReadAck, ReadsWhatTheServerDecided) {
 }
 
 TEST(ClientReadAck, BadEnvelopeStatusIsBadEnvelope) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(1))).code(), Errc::kBadEnvelope);
+  EXPECT_EQ(status_ack_code(1), Errc::kBadEnvelope);
 }
 TEST(ClientReadAck, AuthFailedStatusIsAuthFailed) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(2))).code(), Errc::kAuthFailed);
+  EXPECT_EQ(status_ack_code(2), Errc::kAuthFailed);
 }
 TEST(ClientReadAck, IncompatibleStatusIsIncompatible) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(3))).code(), Errc::kIncompatible);
+  EXPECT_EQ(status_ack_code(3), Errc::kIncompatible);
 }
 TEST(ClientReadAck, UnsupportedStatusIsUnsupported) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(4))).code(), Errc::kUnsupported);
+  EXPECT_EQ(status_ack_code(4), Errc::kUnsupported);
 }
 TEST(ClientReadAck, LimitExceededStatusIsLimitExceeded) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(5))).code(), Errc::kLimitExceeded);
+  EXPECT_EQ(status_ack_code(5), Errc::kLimitExceeded);
 }
 TEST(ClientReadAck, InternalErrorStatusIsInternalError) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(6))).code(), Errc::kInternalError);
+  EXPECT_EQ(status_ack_code(6), Errc::kInternalError);
 }
 TEST(ClientReadAck, UnknownStatusIsAProtocolError) {
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(7))).code(), Errc::kProtocol);
-  EXPECT_EQ(client_read_ack(ByteSpan(status_ack_packet(0xFFFF))).code(), Errc::kProtocol);
+  EXPECT_EQ(status_ack_code(7), Errc::kProtocol);
+  EXPECT_EQ(status_ack_code(0xFFFF), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, StatusIsMappedBeforeThePayloadIsDecoded) {
@@ -152,15 +166,11 @@ TEST(ClientReadAck, ServerRejectionPacketsReadBackAsTheirErrors) {
 }
 
 TEST(ClientReadAck, HeaderVersion2IsIncompatible) {
-  auto p = ok_ack_packet();
-  store_u16(p.data() + 4, 2);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kIncompatible);
+  EXPECT_EQ(ok_ack_code_with({u16_at(4, 2)}), Errc::kIncompatible);
 }
 
 TEST(ClientReadAck, BadMagicIsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u32(p.data(), 0);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(0, 0)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, PacketShorterThanAHeaderIsAProtocolError) {
@@ -170,15 +180,11 @@ TEST(ClientReadAck, PacketShorterThanAHeaderIsAProtocolError) {
 }
 
 TEST(ClientReadAck, WrongKindIsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u16(p.data() + 8, 2);  // RESPONSE
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u16_at(8, 2)}), Errc::kProtocol);  // RESPONSE
 }
 
 TEST(ClientReadAck, HelloCodeInsteadOfHelloAckIsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u16(p.data() + 12, 1);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u16_at(12, 1)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, ShortBodyIsAProtocolError) {
@@ -188,33 +194,23 @@ TEST(ClientReadAck, ShortBodyIsAProtocolError) {
 }
 
 TEST(ClientReadAck, LayoutVersion2IsIncompatible) {
-  auto p = ok_ack_packet();
-  store_u16(p.data() + 32, 2);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kIncompatible);
+  EXPECT_EQ(ok_ack_code_with({u16_at(32, 2)}), Errc::kIncompatible);
 }
 
 TEST(ClientReadAck, NonZeroFlagsAreAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u16(p.data() + 34, 1);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u16_at(34, 1)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, NonZeroReservedIsAccepted) {
-  auto p = ok_ack_packet();
-  store_u32(p.data() + 32 + 36, 0xDEADBEEF);
-  EXPECT_TRUE(client_read_ack(ByteSpan(p)).ok());
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 36, 0xDEADBEEF)}), Errc::kOk);
 }
 
 TEST(ClientReadAck, PacketSize32IsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u32(p.data() + 32 + 32, 32);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 32, 32)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, PacketSize0IsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u32(p.data() + 32 + 32, 0);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 32, 0)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, PacketSize33IsAccepted) {
@@ -226,17 +222,12 @@ TEST(ClientReadAck, PacketSize33IsAccepted) {
 }
 
 TEST(ClientReadAck, NoSelectedProfileIsAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u32(p.data() + 32 + 12, 0);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 12, 0)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, TwoSelectedProfilesAreAProtocolError) {
-  auto p = ok_ack_packet();
-  store_u32(p.data() + 32 + 12, 0x03);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
-  store_u32(p.data() + 32 + 12, 0x80000001u);
-  EXPECT_EQ(client_read_ack(ByteSpan(p)).code(), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 12, 0x03)}), Errc::kProtocol);
+  EXPECT_EQ(ok_ack_code_with({u32_at(32 + 12, 0x80000001u)}), Errc::kProtocol);
 }
 
 TEST(ClientReadAck, EverySingleSelectedBitIsAccepted) {

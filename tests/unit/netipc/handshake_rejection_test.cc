@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <vector>
 
+#include "codec_test_util.h"
 #include "handshake_test_util.h"
 #include "netipc/wire.h"
 
@@ -16,13 +18,28 @@ namespace netipc {
 namespace {
 
 using Outcome = ServerDecision::Outcome;
+using codec_test::Field;
+using codec_test::u16_at;
+using codec_test::u32_at;
+using codec_test::u64_at;
 using handshake_test::decide;
 using handshake_test::expect_rejected;
 using handshake_test::hello;
+using handshake_test::hello_with;
 using handshake_test::kToken;
 using handshake_test::packet;
 using handshake_test::policy;
 using wire::TransportStatus;
+
+// A HELLO packet with `fields` overwritten.
+std::vector<uint8_t> packet_with(std::initializer_list<Field> fields) {
+  return codec_test::with_fields(packet(hello()), fields);
+}
+
+// What the server does with a HELLO packet with `fields` overwritten.
+Outcome outcome_with(std::initializer_list<Field> fields) {
+  return decide(policy(), packet_with(fields)).outcome;
+}
 
 // ---- rejections ----
 
@@ -86,9 +103,7 @@ TEST(ServerHandshake, LayoutVersion0IsIncompatible) {
 }
 
 TEST(ServerHandshake, HeaderVersion2HelloGetsIncompatibleAck) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 4, 2);
-  expect_rejected(decide(policy(), pkt), TransportStatus::kIncompatible);
+  expect_rejected(decide(policy(), packet_with({u16_at(4, 2)})), TransportStatus::kIncompatible);
 }
 
 TEST(ServerHandshake, HeaderVersion2HelloWithoutBodyGetsIncompatibleAck) {
@@ -99,17 +114,12 @@ TEST(ServerHandshake, HeaderVersion2HelloWithoutBodyGetsIncompatibleAck) {
 }
 
 TEST(ServerHandshake, HeaderVersion2NonHelloIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 4, 2);
-  store_u16(pkt.data() + 8, 1);  // REQUEST
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(4, 2), u16_at(8, 1)}),  // version 2, kind REQUEST
+            Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, HeaderVersion2HelloWithBadHeaderLenIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 4, 2);
-  store_u16(pkt.data() + 6, 40);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(4, 2), u16_at(6, 40)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, NonZeroHelloFlagsGetBadEnvelopeAck) {
@@ -144,61 +154,41 @@ TEST(ServerHandshake, ExtraBytesAfterTheBodyAreIgnored) {
 
 TEST(ServerHandshake, HelloHeaderPayloadLenIsNotChecked) {
   // §5.5.2: the body is read from the received bytes.
-  auto pkt = packet(hello());
-  store_u32(pkt.data() + 16, 0);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kAccept);
+  EXPECT_EQ(outcome_with({u32_at(16, 0)}), Outcome::kAccept);
 }
 
 TEST(ServerHandshake, HelloHeaderFlagsStatusItemsAndIdAreNotChecked) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 10, 0xFFFF);
-  store_u16(pkt.data() + 14, 5);
-  store_u32(pkt.data() + 20, 9);
-  store_u64(pkt.data() + 24, 77);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kAccept);
+  EXPECT_EQ(outcome_with({u16_at(10, 0xFFFF), u16_at(14, 5), u32_at(20, 9), u64_at(24, 77)}),
+            Outcome::kAccept);
 }
 
 TEST(ServerHandshake, RequestAsFirstPacketIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 8, 1);  // REQUEST, code 1 = INCREMENT
-  auto d = decide(policy(), pkt);
-  EXPECT_EQ(d.outcome, Outcome::kCloseSilent);
+  // REQUEST, code 1 = INCREMENT
+  EXPECT_EQ(outcome_with({u16_at(8, 1)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, ResponseAsFirstPacketIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 8, 2);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(8, 2)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, HelloAckAsFirstPacketIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 12, 2);  // CONTROL / HELLO_ACK
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(12, 2)}), Outcome::kCloseSilent);  // CONTROL / HELLO_ACK
 }
 
 TEST(ServerHandshake, UnknownControlCodeIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 12, 3);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(12, 3)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, BadMagicIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u32(pkt.data(), 0x4E43484B);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u32_at(0, 0x4E43484B)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, BadHeaderLenIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 6, 76);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(6, 76)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, BadKindIsClosedSilently) {
-  auto pkt = packet(hello());
-  store_u16(pkt.data() + 8, 4);
-  EXPECT_EQ(decide(policy(), pkt).outcome, Outcome::kCloseSilent);
+  EXPECT_EQ(outcome_with({u16_at(8, 4)}), Outcome::kCloseSilent);
 }
 
 TEST(ServerHandshake, PacketShorterThanAHeaderIsClosedSilently) {
@@ -256,40 +246,20 @@ TEST(ServerHandshake, RequestCeilingIsCheckedBeforePacketSize) {
 }
 
 TEST(ServerHandshake, RejectionPayloadIsAllZeroExceptLayoutVersionForEveryStatus) {
-  struct Case {
+  const struct {
     TransportStatus status;
     wire::Hello hello;
-    ServerPolicy policy;
+  } cases[] = {
+      {TransportStatus::kAuthFailed, hello_with([](wire::Hello& h) { h.auth_token = 0; })},
+      {TransportStatus::kUnsupported, hello_with([](wire::Hello& h) { h.supported_profiles = 4; })},
+      {TransportStatus::kIncompatible, hello_with([](wire::Hello& h) { h.packet_size = 10; })},
+      {TransportStatus::kLimitExceeded,
+       hello_with([](wire::Hello& h) { h.max_request_payload_bytes = 1u << 30; })},
+      {TransportStatus::kBadEnvelope, hello_with([](wire::Hello& h) { h.reserved = 1; })},
   };
-  std::vector<Case> cases;
-  {
-    Case c{TransportStatus::kAuthFailed, hello(), policy()};
-    c.hello.auth_token = 0;
-    cases.push_back(c);
-  }
-  {
-    Case c{TransportStatus::kUnsupported, hello(), policy()};
-    c.hello.supported_profiles = 0x04;
-    cases.push_back(c);
-  }
-  {
-    Case c{TransportStatus::kIncompatible, hello(), policy()};
-    c.hello.packet_size = 10;
-    cases.push_back(c);
-  }
-  {
-    Case c{TransportStatus::kLimitExceeded, hello(), policy()};
-    c.hello.max_request_payload_bytes = 1u << 30;
-    cases.push_back(c);
-  }
-  {
-    Case c{TransportStatus::kBadEnvelope, hello(), policy()};
-    c.hello.reserved = 1;
-    cases.push_back(c);
-  }
-  for (const Case& c : cases) {
+  for (const auto& c : cases) {
     SCOPED_TRACE(wire::transport_status_name(static_cast<uint16_t>(c.status)));
-    expect_rejected(decide(c.policy, c.hello), c.status);
+    expect_rejected(decide(policy(), c.hello), c.status);
   }
 }
 

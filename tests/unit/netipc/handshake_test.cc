@@ -15,6 +15,7 @@ namespace netipc {
 namespace {
 
 using Outcome = ServerDecision::Outcome;
+using handshake_test::accepted;
 using handshake_test::decide;
 using handshake_test::expect_rejected;
 using handshake_test::hello;
@@ -81,27 +82,22 @@ TEST(ServerHandshake, AckReportsServerProfilesAndTheIntersection) {
   pol.supported_profiles = 0x03;
   auto h = hello();
   h.supported_profiles = 0x05;
-  auto d = decide(pol, h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.server_supported_profiles, 0x03u);
-  EXPECT_EQ(d.ack.intersection_profiles, 0x01u);
-  EXPECT_EQ(d.ack.selected_profile, 0x01u);
+  const wire::HelloAck ack = accepted(h, pol);
+  EXPECT_EQ(ack.server_supported_profiles, 0x03u);
+  EXPECT_EQ(ack.intersection_profiles, 0x01u);
+  EXPECT_EQ(ack.selected_profile, 0x01u);
 }
 
 TEST(ServerHandshake, RequestCeilingBelowServerMaxIsEchoedUnchanged) {
   auto h = hello();
   h.max_request_payload_bytes = 100;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_request_payload_bytes, 100u);
+  EXPECT_EQ(accepted(h).agreed_max_request_payload_bytes, 100u);
 }
 
 TEST(ServerHandshake, RequestCeilingEqualToServerMaxIsAccepted) {
   auto h = hello();
   h.max_request_payload_bytes = policy().max_request_payload_bytes;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_request_payload_bytes, policy().max_request_payload_bytes);
+  EXPECT_EQ(accepted(h).agreed_max_request_payload_bytes, policy().max_request_payload_bytes);
 }
 
 TEST(ServerHandshake, RequestCeilingOneAboveServerMaxIsLimitExceeded) {
@@ -113,51 +109,40 @@ TEST(ServerHandshake, RequestCeilingOneAboveServerMaxIsLimitExceeded) {
 TEST(ServerHandshake, ResponseCeilingIsTheServersWhateverTheHintBelow) {
   auto h = hello();
   h.max_response_payload_bytes = 16;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_response_payload_bytes, 65536u);
+  EXPECT_EQ(accepted(h).agreed_max_response_payload_bytes, 65536u);
 }
 
 TEST(ServerHandshake, ResponseCeilingIsTheServersWhateverTheHintAbove) {
   auto h = hello();
   h.max_response_payload_bytes = 0xFFFFFFFF;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_response_payload_bytes, 65536u);
+  EXPECT_EQ(accepted(h).agreed_max_response_payload_bytes, 65536u);
 }
 
 TEST(ServerHandshake, BatchItemsAreEchoedWithoutServerCap) {
   auto h = hello();
   h.max_request_batch_items = 1000000;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_request_batch_items, 1000000u);
+  EXPECT_EQ(accepted(h).agreed_max_request_batch_items, 1000000u);
 }
 
 TEST(ServerHandshake, ResponseBatchItemsEqualRequestBatchItemsIgnoringTheHint) {
   auto h = hello();
   h.max_request_batch_items = 7;
   h.max_response_batch_items = 500;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_max_request_batch_items, 7u);
-  EXPECT_EQ(d.ack.agreed_max_response_batch_items, 7u);
+  const wire::HelloAck ack = accepted(h);
+  EXPECT_EQ(ack.agreed_max_request_batch_items, 7u);
+  EXPECT_EQ(ack.agreed_max_response_batch_items, 7u);
 }
 
 TEST(ServerHandshake, PacketSizeIsTheClientsWhenSmaller) {
   auto h = hello();
   h.packet_size = 4096;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_packet_size, 4096u);
+  EXPECT_EQ(accepted(h).agreed_packet_size, 4096u);
 }
 
 TEST(ServerHandshake, PacketSizeIsTheServersWhenSmaller) {
   auto pol = policy();
   pol.packet_size = 1000;
-  auto d = decide(pol, hello());
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_packet_size, 1000u);
+  EXPECT_EQ(accepted(hello(), pol).agreed_packet_size, 1000u);
 }
 
 TEST(ServerHandshake, ClientPacketSize32IsIncompatible) {
@@ -169,9 +154,7 @@ TEST(ServerHandshake, ClientPacketSize32IsIncompatible) {
 TEST(ServerHandshake, ClientPacketSize33IsAccepted) {
   auto h = hello();
   h.packet_size = 33;
-  auto d = decide(policy(), h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.agreed_packet_size, 33u);
+  EXPECT_EQ(accepted(h).agreed_packet_size, 33u);
 }
 
 TEST(ServerHandshake, ServerPacketSize32IsIncompatible) {
@@ -224,10 +207,9 @@ TEST(ServerHandshake, SelectsShmHybridFor03Prefer02Against03NoPreference) {
   auto h = hello();
   h.supported_profiles = 0x03;
   h.preferred_profiles = 0x02;
-  auto d = decide(pol, h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.intersection_profiles, 0x03u);
-  EXPECT_EQ(d.ack.selected_profile, 0x02u);
+  const wire::HelloAck ack = accepted(h, pol);
+  EXPECT_EQ(ack.intersection_profiles, 0x03u);
+  EXPECT_EQ(ack.selected_profile, 0x02u);
 }
 
 TEST(ServerHandshake, SelectsBaselineWhenBothPreferIt) {
@@ -237,9 +219,7 @@ TEST(ServerHandshake, SelectsBaselineWhenBothPreferIt) {
   auto h = hello();
   h.supported_profiles = 0x03;
   h.preferred_profiles = 0x01;
-  auto d = decide(pol, h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.selected_profile, 0x01u);
+  EXPECT_EQ(accepted(h, pol).selected_profile, 0x01u);
 }
 
 TEST(ServerHandshake, SelectsShmFutexFor07Against07WithoutPreferences) {
@@ -247,10 +227,9 @@ TEST(ServerHandshake, SelectsShmFutexFor07Against07WithoutPreferences) {
   pol.supported_profiles = 0x07;
   auto h = hello();
   h.supported_profiles = 0x07;
-  auto d = decide(pol, h);
-  ASSERT_EQ(d.outcome, Outcome::kAccept);
-  EXPECT_EQ(d.ack.intersection_profiles, 0x07u);
-  EXPECT_EQ(d.ack.selected_profile, 0x04u);
+  const wire::HelloAck ack = accepted(h, pol);
+  EXPECT_EQ(ack.intersection_profiles, 0x07u);
+  EXPECT_EQ(ack.selected_profile, 0x04u);
 }
 
 }  // namespace

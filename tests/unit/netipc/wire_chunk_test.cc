@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "codec_test_util.h"
@@ -13,11 +14,23 @@
 namespace netipc::wire {
 namespace {
 
+using codec_test::expect_fields;
+using codec_test::expect_untouched;
+using codec_test::Field;
 using codec_test::hex;
+using codec_test::u16_at;
+using codec_test::u32_at;
+using codec_test::u64_at;
+using codec_test::with_fields;
 
 // Spec §8 vector.
 const char* const kChunkHeaderHex =
     "4b48434e 01000000 07000000 00000000  08040000 01000000 05000000 e0000000";
+
+// decode_chunk_header() of the spec vector with `fields` overwritten.
+Errc code_with(std::initializer_list<Field> fields) {
+  return decode_chunk_header(ByteSpan(with_fields(hex(kChunkHeaderHex), fields))).code();
+}
 
 // ---- chunk continuation header ----
 
@@ -54,40 +67,26 @@ TEST(WireChunk, EncodesEveryFieldAtItsOffset) {
   uint8_t out[kHeaderLen + 4];
   std::memset(out, 0xEE, sizeof out);
   encode_chunk_header(c, out);
-  EXPECT_EQ(load_u32(out + 0), kChunkMagic);
-  EXPECT_EQ(load_u16(out + 4), 1);
-  EXPECT_EQ(load_u16(out + 6), 0);
-  EXPECT_EQ(load_u64(out + 8), 0x0102030405060708ull);
-  EXPECT_EQ(load_u32(out + 16), 0x11121314u);
-  EXPECT_EQ(load_u32(out + 20), 0x21222324u);
-  EXPECT_EQ(load_u32(out + 24), 0x31323334u);
-  EXPECT_EQ(load_u32(out + 28), 0x41424344u);
-  for (size_t i = kHeaderLen; i < sizeof out; ++i)
-    EXPECT_EQ(out[i], 0xEE) << "byte " << i;
+  expect_fields(out, {u32_at(0, kChunkMagic), u16_at(4, 1), u16_at(6, 0),
+                      u64_at(8, 0x0102030405060708ull), u32_at(16, 0x11121314),
+                      u32_at(20, 0x21222324), u32_at(24, 0x31323334), u32_at(28, 0x41424344)});
+  expect_untouched(out, kHeaderLen, sizeof out, 0xEE);
 }
 
 TEST(WireChunk, DecodeRejectsBadMagic) {
-  auto b = hex(kChunkHeaderHex);
-  store_u32(b.data(), kMsgMagic);
-  EXPECT_EQ(decode_chunk_header(ByteSpan(b)).code(), Errc::kBadMagic);
+  EXPECT_EQ(code_with({u32_at(0, kMsgMagic)}), Errc::kBadMagic);
 }
 
 TEST(WireChunk, DecodeRejectsVersionOtherThan1) {
-  auto b = hex(kChunkHeaderHex);
-  store_u16(b.data() + 4, 2);
-  EXPECT_EQ(decode_chunk_header(ByteSpan(b)).code(), Errc::kBadVersion);
+  EXPECT_EQ(code_with({u16_at(4, 2)}), Errc::kBadVersion);
 }
 
 TEST(WireChunk, DecodeRejectsNonZeroFlags) {
-  auto b = hex(kChunkHeaderHex);
-  store_u16(b.data() + 6, 1);
-  EXPECT_EQ(decode_chunk_header(ByteSpan(b)).code(), Errc::kProtocol);
+  EXPECT_EQ(code_with({u16_at(6, 1)}), Errc::kProtocol);
 }
 
 TEST(WireChunk, DecodeRejectsZeroChunkPayloadLen) {
-  auto b = hex(kChunkHeaderHex);
-  store_u32(b.data() + 28, 0);
-  EXPECT_EQ(decode_chunk_header(ByteSpan(b)).code(), Errc::kProtocol);
+  EXPECT_EQ(code_with({u32_at(28, 0)}), Errc::kProtocol);
 }
 
 TEST(WireChunk, DecodeRejectsFewerThan32Bytes) {

@@ -14,7 +14,12 @@
 namespace netipc::wire {
 namespace {
 
+using codec_test::expect_fields;
+using codec_test::expect_untouched;
 using codec_test::hex;
+using codec_test::u16_at;
+using codec_test::u32_at;
+using codec_test::u64_at;
 
 // Spec §8 vector.
 const char* const kHelloAckOkHex =
@@ -54,8 +59,7 @@ TEST(WireHello, EncodesExactly44Bytes) {
   uint8_t out[64];
   std::memset(out, 0xEE, sizeof out);
   encode_hello(h, out);
-  for (size_t i = kHelloLen; i < sizeof out; ++i)
-    EXPECT_EQ(out[i], 0xEE) << "byte " << i;
+  expect_untouched(out, kHelloLen, sizeof out, 0xEE);
   EXPECT_EQ(load_u32(out + 40), ~uint32_t{0});
 }
 
@@ -74,17 +78,10 @@ TEST(WireHello, EncodesEveryFieldAtItsOffset) {
   h.packet_size = 0x71727374;
   uint8_t out[kHelloLen];
   encode_hello(h, out);
-  EXPECT_EQ(load_u16(out + 0), 0x0102);
-  EXPECT_EQ(load_u16(out + 2), 0x0304);
-  EXPECT_EQ(load_u32(out + 4), 0x05060708u);
-  EXPECT_EQ(load_u32(out + 8), 0x090A0B0Cu);
-  EXPECT_EQ(load_u32(out + 12), 0x11121314u);
-  EXPECT_EQ(load_u32(out + 16), 0x21222324u);
-  EXPECT_EQ(load_u32(out + 20), 0x31323334u);
-  EXPECT_EQ(load_u32(out + 24), 0x41424344u);
-  EXPECT_EQ(load_u32(out + 28), 0x51525354u);
-  EXPECT_EQ(load_u64(out + 32), 0x6162636465666768ull);
-  EXPECT_EQ(load_u32(out + 40), 0x71727374u);
+  expect_fields(out, {u16_at(0, 0x0102), u16_at(2, 0x0304), u32_at(4, 0x05060708),
+                      u32_at(8, 0x090A0B0C), u32_at(12, 0x11121314), u32_at(16, 0x21222324),
+                      u32_at(20, 0x31323334), u32_at(24, 0x41424344), u32_at(28, 0x51525354),
+                      u64_at(32, 0x6162636465666768ull), u32_at(40, 0x71727374)});
   auto back = decode_hello(ByteSpan(out, sizeof out));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->layout_version, h.layout_version);
@@ -194,20 +191,12 @@ TEST(WireHelloAck, EncodesEveryFieldAtItsOffset) {
   uint8_t out[kHelloAckLen + 4];
   std::memset(out, 0xEE, sizeof out);
   encode_hello_ack(a, out);
-  EXPECT_EQ(load_u16(out + 0), 0x0102);
-  EXPECT_EQ(load_u16(out + 2), 0x0304);
-  EXPECT_EQ(load_u32(out + 4), 0x11111111u);
-  EXPECT_EQ(load_u32(out + 8), 0x22222222u);
-  EXPECT_EQ(load_u32(out + 12), 0x33333333u);
-  EXPECT_EQ(load_u32(out + 16), 0x44444444u);
-  EXPECT_EQ(load_u32(out + 20), 0x55555555u);
-  EXPECT_EQ(load_u32(out + 24), 0x66666666u);
-  EXPECT_EQ(load_u32(out + 28), 0x77777777u);
-  EXPECT_EQ(load_u32(out + 32), 0x88888888u);
-  EXPECT_EQ(load_u32(out + 36), 0x99999999u);
-  EXPECT_EQ(load_u64(out + 40), 0xAAAAAAAABBBBBBBBull);
-  for (size_t i = kHelloAckLen; i < sizeof out; ++i)
-    EXPECT_EQ(out[i], 0xEE) << "byte " << i;
+  expect_fields(out,
+                {u16_at(0, 0x0102), u16_at(2, 0x0304), u32_at(4, 0x11111111), u32_at(8, 0x22222222),
+                 u32_at(12, 0x33333333), u32_at(16, 0x44444444), u32_at(20, 0x55555555),
+                 u32_at(24, 0x66666666), u32_at(28, 0x77777777), u32_at(32, 0x88888888),
+                 u32_at(36, 0x99999999), u64_at(40, 0xAAAAAAAABBBBBBBBull)});
+  expect_untouched(out, kHelloAckLen, sizeof out, 0xEE);
   auto back = decode_hello_ack(ByteSpan(out, kHelloAckLen));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->reserved, 0x99999999u);

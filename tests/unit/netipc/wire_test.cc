@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "codec_test_util.h"
@@ -15,11 +17,23 @@
 namespace netipc::wire {
 namespace {
 
+using codec_test::expect_fields;
+using codec_test::expect_untouched;
+using codec_test::Field;
 using codec_test::hex;
+using codec_test::u16_at;
+using codec_test::u32_at;
+using codec_test::u64_at;
+using codec_test::with_fields;
 
 // A well-formed 32-byte header (an INCREMENT request) to corrupt field by field.
 std::vector<uint8_t> valid_header() {
   return hex("4350494e 01002000 01000000 01000000  08000000 01000000 01000000 00000000");
+}
+
+// decode_header() of valid_header() with `fields` overwritten.
+Errc code_with(std::initializer_list<Field> fields) {
+  return decode_header(ByteSpan(with_fields(valid_header(), fields))).code();
 }
 
 TEST(Wire, IncrementRequestMatchesSpecVector) {
@@ -88,30 +102,18 @@ TEST(WireHeader, EncodesEveryFieldAtItsOffset) {
   uint8_t out[kHeaderLen + 4];
   std::memset(out, 0xEE, sizeof out);
   encode_header(h, out);
-  EXPECT_EQ(load_u32(out + 0), kMsgMagic);
-  EXPECT_EQ(load_u16(out + 4), 1);
-  EXPECT_EQ(load_u16(out + 6), 32);
-  EXPECT_EQ(load_u16(out + 8), 0x0203);
-  EXPECT_EQ(load_u16(out + 10), 0x0405);
-  EXPECT_EQ(load_u16(out + 12), 0x0607);
-  EXPECT_EQ(load_u16(out + 14), 0x0809);
-  EXPECT_EQ(load_u32(out + 16), 0x0A0B0C0Du);
-  EXPECT_EQ(load_u32(out + 20), 0x0E0F1011u);
-  EXPECT_EQ(load_u64(out + 24), 0x1213141516171819ull);
-  // Exactly 32 bytes written.
-  for (size_t i = kHeaderLen; i < sizeof out; ++i)
-    EXPECT_EQ(out[i], 0xEE) << "byte " << i;
+  expect_fields(out,
+                {u32_at(0, kMsgMagic), u16_at(4, 1), u16_at(6, 32), u16_at(8, 0x0203),
+                 u16_at(10, 0x0405), u16_at(12, 0x0607), u16_at(14, 0x0809), u32_at(16, 0x0A0B0C0D),
+                 u32_at(20, 0x0E0F1011), u64_at(24, 0x1213141516171819ull)});
+  expect_untouched(out, kHeaderLen, sizeof out, 0xEE);  // exactly 32 bytes written
 }
 
 TEST(WireHeader, DecodesEveryFieldFromItsOffset) {
-  auto b = valid_header();
-  store_u16(b.data() + 8, 2);
-  store_u16(b.data() + 10, 0x0001);
-  store_u16(b.data() + 12, 0x0607);
-  store_u16(b.data() + 14, 0x0005);
-  store_u32(b.data() + 16, 0x0A0B0C0D);
-  store_u32(b.data() + 20, 0x0E0F1011);
-  store_u64(b.data() + 24, 0x1213141516171819ull);
+  const auto b =
+      with_fields(valid_header(), {u16_at(8, 2), u16_at(10, 0x0001), u16_at(12, 0x0607),
+                                   u16_at(14, 0x0005), u32_at(16, 0x0A0B0C0D),
+                                   u32_at(20, 0x0E0F1011), u64_at(24, 0x1213141516171819ull)});
   auto h = decode_header(ByteSpan(b));
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->kind, 2);
@@ -152,45 +154,32 @@ TEST(WireHeader, DecodeRejectsFewerThan32Bytes) {
 }
 
 TEST(WireHeader, DecodeRejectsBadMagic) {
-  auto b = valid_header();
-  store_u32(b.data(), kChunkMagic);  // a continuation header is not a message
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadMagic);
-  b[3] ^= 0x01;
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadMagic);
+  // A continuation header is not a message.
+  EXPECT_EQ(code_with({u32_at(0, kChunkMagic)}), Errc::kBadMagic);
+  EXPECT_EQ(code_with({u32_at(0, kMsgMagic ^ (1u << 24))}), Errc::kBadMagic);
 }
 
 TEST(WireHeader, DecodeRejectsVersionOtherThan1) {
-  auto b = valid_header();
-  store_u16(b.data() + 4, 2);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadVersion);
-  store_u16(b.data() + 4, 0);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadVersion);
+  EXPECT_EQ(code_with({u16_at(4, 2)}), Errc::kBadVersion);
+  EXPECT_EQ(code_with({u16_at(4, 0)}), Errc::kBadVersion);
 }
 
 TEST(WireHeader, DecodeRejectsHeaderLenOtherThan32) {
-  auto b = valid_header();
-  store_u16(b.data() + 6, 64);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadHeaderLen);
-  store_u16(b.data() + 6, 31);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadHeaderLen);
+  EXPECT_EQ(code_with({u16_at(6, 64)}), Errc::kBadHeaderLen);
+  EXPECT_EQ(code_with({u16_at(6, 31)}), Errc::kBadHeaderLen);
 }
 
 TEST(WireHeader, DecodeRejectsKind0) {
-  auto b = valid_header();
-  store_u16(b.data() + 8, 0);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadKind);
+  EXPECT_EQ(code_with({u16_at(8, 0)}), Errc::kBadKind);
 }
 
 TEST(WireHeader, DecodeRejectsKind4) {
-  auto b = valid_header();
-  store_u16(b.data() + 8, 4);
-  EXPECT_EQ(decode_header(ByteSpan(b)).code(), Errc::kBadKind);
+  EXPECT_EQ(code_with({u16_at(8, 4)}), Errc::kBadKind);
 }
 
 TEST(WireHeader, DecodeAcceptsKinds1To3) {
   for (uint16_t kind : {1, 2, 3}) {
-    auto b = valid_header();
-    store_u16(b.data() + 8, kind);
+    const auto b = with_fields(valid_header(), {u16_at(8, kind)});
     auto h = decode_header(ByteSpan(b));
     ASSERT_TRUE(h.ok()) << "kind " << kind;
     EXPECT_EQ(h->kind, kind);
@@ -198,8 +187,7 @@ TEST(WireHeader, DecodeAcceptsKinds1To3) {
 }
 
 TEST(WireHeader, DecodeAcceptsUnknownFlagBits) {
-  auto b = valid_header();
-  store_u16(b.data() + 10, 0xFFFE);
+  const auto b = with_fields(valid_header(), {u16_at(10, 0xFFFE)});
   auto h = decode_header(ByteSpan(b));
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->flags, 0xFFFE);
