@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "codec_test_util.h"
 #include "netipc/bytes.h"
 #include "netipc/handshake.h"
 #include "netipc/wire.h"
@@ -79,19 +80,14 @@ inline std::vector<uint8_t> ack_bytes(const ServerDecision& d) {
 // The 80 bytes of a rejection (§5.7): HELLO_ACK header with `status`, a
 // payload that is all zero except layout_version = 1.
 inline std::vector<uint8_t> expected_rejection(TransportStatus status) {
-  std::vector<uint8_t> p(wire::kHelloAckPacketLen, 0);
-  store_u32(p.data() + 0, 0x4E495043);
-  store_u16(p.data() + 4, 1);
-  store_u16(p.data() + 6, 32);
-  store_u16(p.data() + 8, 3);
-  store_u16(p.data() + 10, 0);
-  store_u16(p.data() + 12, 2);
-  store_u16(p.data() + 14, static_cast<uint16_t>(status));
-  store_u32(p.data() + 16, 48);
-  store_u32(p.data() + 20, 1);
-  store_u64(p.data() + 24, 0);
-  store_u16(p.data() + 32, 1);
-  return p;
+  using codec_test::u16_at;
+  using codec_test::u32_at;
+  using codec_test::u64_at;
+  return codec_test::with_fields(
+      std::vector<uint8_t>(wire::kHelloAckPacketLen, 0),
+      {u32_at(0, 0x4E495043), u16_at(4, 1), u16_at(6, 32), u16_at(8, 3), u16_at(10, 0),
+       u16_at(12, 2), u16_at(14, static_cast<uint16_t>(status)), u32_at(16, 48), u32_at(20, 1),
+       u64_at(24, 0), u16_at(32, 1)});
 }
 
 inline void expect_rejected(const ServerDecision& d, TransportStatus status) {
