@@ -5,11 +5,19 @@
 #include "netipc/wire.h"
 
 namespace netipc {
+namespace {
 
-Result<ClientConfig> snapshot_client_config(const CgroupsSnapshotClientConfig& config) {
-  if (config.layout > codec::kCgroupsLayoutProtobuf) {
+Status check_layout(uint16_t layout) {
+  if (layout > codec::kCgroupsLayoutProtobuf) {
     return make_error(Errc::kInvalidArgument, "snapshot client: layout must be 0, 1 or 2");
   }
+  return Status();
+}
+
+}  // namespace
+
+Result<ClientConfig> snapshot_client_config(const CgroupsSnapshotClientConfig& config) {
+  NETIPC_RETURN_IF_ERROR(check_layout(config.layout));
   ClientConfig c;
   c.run_dir = config.run_dir;
   c.service = config.service.empty() ? kCgroupsSnapshotService : config.service;
@@ -41,6 +49,18 @@ Result<CgroupsSnapshotClient> CgroupsSnapshotClient::create(
   return CgroupsSnapshotClient(std::move(*client), config.layout);
 }
 
+Result<CgroupsSnapshotClient> CgroupsSnapshotClient::create(ClientConfig config, uint16_t layout) {
+  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+  if (config.method == 0) config.method = method;
+  if (config.method != method) {
+    return make_error(Errc::kInvalidArgument, "snapshot client: method must be CGROUPS_SNAPSHOT");
+  }
+  NETIPC_RETURN_IF_ERROR(check_layout(layout));
+  auto client = Client::create(config);
+  if (!client.ok()) return client.error();
+  return CgroupsSnapshotClient(std::move(*client), layout);
+}
+
 CgroupsSnapshotClient::CgroupsSnapshotClient(Client client, uint16_t layout)
     : client_(std::move(client)),
       call_(layout),
@@ -51,24 +71,32 @@ CgroupsSnapshotClient& CgroupsSnapshotClient::operator=(CgroupsSnapshotClient&&)
 CgroupsSnapshotClient::~CgroupsSnapshotClient() = default;
 
 Result<const codec::CgroupsSnapshotViews*> CgroupsSnapshotClient::fetch(int timeout_ms) {
+  auto payload = call(timeout_ms);
+  if (!payload.ok()) return payload.error();
+  NETIPC_RETURN_IF_ERROR(decode(*payload, views_.get()));
+  return static_cast<const codec::CgroupsSnapshotViews*>(views_.get());
+}
+
+Result<ByteSpan> CgroupsSnapshotClient::call(int timeout_ms) {
   // At most two rounds: the second only after a layout-2 rejection.
   for (;;) {
     auto r = client_.call(call_.request(), 1, timeout_ms);
-    if (!r.ok()) {
-      if (call_.fall_back_on(r.error())) continue;
-      return r.error();
-    }
-    Status st = call_.decode(r->payload, views_.get());
-    if (!st.ok()) {
-      // A server that sends a snapshot we cannot read is not trusted with
-      // the next one on the same session.
-      ++malformed_count_;
-      client_.reset();
-      return st.error();
-    }
-    ++fetch_count_;
-    return static_cast<const codec::CgroupsSnapshotViews*>(views_.get());
+    if (r.ok()) return r->payload;
+    if (!call_.fall_back_on(r.error())) return r.error();
   }
+}
+
+Status CgroupsSnapshotClient::decode(ByteSpan payload, codec::CgroupsSnapshotViews* out) {
+  Status st = call_.decode(payload, out);
+  if (!st.ok()) {
+    // A server that sends a snapshot we cannot read is not trusted with
+    // the next one on the same session.
+    ++malformed_count_;
+    client_.reset();
+    return st;
+  }
+  ++fetch_count_;
+  return Status();
 }
 
 CgroupsSnapshotClientStatus CgroupsSnapshotClient::status() const {

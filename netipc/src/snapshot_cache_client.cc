@@ -4,22 +4,13 @@
 #include <utility>
 #include <vector>
 
-#include "netipc/wire.h"
 #include "sys_linux.h"
 
 namespace netipc {
 
 Result<std::unique_ptr<SnapshotCache>> SnapshotCache::create(ClientConfig config,
                                                              SnapshotCacheOptions options) {
-  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
-  if (config.method == 0) config.method = method;
-  if (config.method != method) {
-    return make_error(Errc::kInvalidArgument, "SnapshotCache: method must be CGROUPS_SNAPSHOT");
-  }
-  if (options.layout > codec::kCgroupsLayoutProtobuf) {
-    return make_error(Errc::kInvalidArgument, "SnapshotCache: layout must be 0, 1 or 2");
-  }
-  auto client = Client::create(config);
+  auto client = CgroupsSnapshotClient::create(std::move(config), options.layout);
   if (!client.ok()) return client.error();
   std::unique_ptr<SnapshotCache> cache(new (std::nothrow)
                                            SnapshotCache(std::move(*client), std::move(options)));
@@ -27,13 +18,12 @@ Result<std::unique_ptr<SnapshotCache>> SnapshotCache::create(ClientConfig config
   return cache;
 }
 
-SnapshotCache::SnapshotCache(Client client, SnapshotCacheOptions options)
+SnapshotCache::SnapshotCache(CgroupsSnapshotClient client, SnapshotCacheOptions options)
     : client_(std::move(client)),
-      call_(options.layout),
       max_snapshot_bytes_(options.max_snapshot_bytes),
       store_(options.store ? std::move(options.store) : std::make_shared<SnapshotStore>()) {
-  layout_.store(call_.layout(), std::memory_order_relaxed);
-  client_status_ = client_.status();
+  layout_.store(client_.layout(), std::memory_order_relaxed);
+  client_status_ = client_.status().client;
   store_->set_connection_state(client_.state());
 }
 
@@ -46,41 +36,38 @@ Status SnapshotCache::refresh(int timeout_ms, RefreshOutcome* outcome) {
   out = RefreshOutcome{};
   const char* service = client_.config().service.c_str();
 
-  // Steps 1-2: the call connects (or reconnects from BROKEN) by itself;
-  // a layout-2 rejection switches to layout 1 and retries once at once.
+  // Steps 1-2: the call connects (or reconnects from BROKEN) by itself; a
+  // layout-2 rejection switches the client to layout 1 and retries once.
   const int64_t t0 = detail::monotonic_ns();
-  auto reply = client_.call(call_.request(), 1, timeout_ms);
-  if (!reply.ok() && call_.fall_back_on(reply.error())) {
-    layout_.store(call_.layout(), std::memory_order_relaxed);
-    reply = client_.call(call_.request(), 1, timeout_ms);
-  }
+  auto payload = client_.call(timeout_ms);
   const int64_t t1 = detail::monotonic_ns();
   out.call_ns = t1 - t0;
-  out.layout = call_.layout();
+  out.layout = client_.layout();
+  layout_.store(out.layout, std::memory_order_relaxed);
 
   Status result;
-  if (!reply.ok()) {
+  if (!payload.ok()) {
     // Step 3: the cache is untouched.
-    out.error = reply.error();
+    out.error = payload.error();
     record_refresh_failure(store_.get(), service, &out);
     result = out.error;
   } else {
-    out.payload_bytes = reply->payload.size;
-    bool malformed = false;
-    auto snap = build_snapshot_from_response(call_, reply->payload, &scratch_, max_snapshot_bytes_,
-                                             &malformed);
+    out.payload_bytes = payload->size;
+    // Decoding validates the header, the directory and every item; a
+    // malformed response also ends the session (our difference from
+    // upstream, see the header): the client does that.
+    Status decoded = client_.decode(*payload, &scratch_);
+    Result<std::shared_ptr<const Snapshot>> snap =
+        decoded.ok() ? build_snapshot(scratch_, payload->size, max_snapshot_bytes_)
+                     : decoded.error();
     // The views point into the client's buffer; and between refreshes (30 s
     // in Netdata) their 56 bytes per item are not worth keeping.
     std::vector<CgroupItemView>().swap(scratch_.items);
     if (!snap.ok()) {
-      // Step 4: the cache is untouched; a malformed response also ends
-      // the session (our difference from upstream, see the header).
+      // Step 4: the cache is untouched.
       out.error = snap.error();
-      out.malformed = malformed;
-      if (malformed) {
-        client_.reset();
-        malformed_.fetch_add(1, std::memory_order_relaxed);
-      }
+      out.malformed = !decoded.ok();
+      if (out.malformed) malformed_.fetch_add(1, std::memory_order_relaxed);
       record_refresh_failure(store_.get(), service, &out);
       result = out.error;
     } else {
@@ -95,7 +82,7 @@ Status SnapshotCache::refresh(int timeout_ms, RefreshOutcome* outcome) {
 }
 
 void SnapshotCache::mirror_client_status() {
-  const ClientStatus st = client_.status();
+  const ClientStatus st = client_.status().client;
   store_->set_connection_state(st.state);
   std::lock_guard<std::mutex> lock(status_mu_);
   client_status_ = st;

@@ -7,6 +7,22 @@
 
 namespace netipc {
 
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const codec::CgroupsSnapshotViews& views,
+                                                       size_t payload_bytes,
+                                                       uint64_t max_bytes) noexcept {
+  SnapshotBuilder::Options options;
+  options.max_bytes = max_bytes;
+  SnapshotBuilder builder(options);
+  builder.set_generation(views.generation);
+  builder.set_systemd_enabled(views.systemd_enabled != 0);
+  // Names and paths of all items together are at most the payload's size.
+  NETIPC_RETURN_IF_ERROR(builder.reserve(views.items.size(), payload_bytes));
+  for (const CgroupItemView& item : views.items) {
+    NETIPC_RETURN_IF_ERROR(builder.add(item));
+  }
+  return builder.finish();
+}
+
 Result<std::shared_ptr<const Snapshot>> build_snapshot_from_response(
     const CgroupsSnapshotCall& call, ByteSpan payload, codec::CgroupsSnapshotViews* scratch,
     uint64_t max_bytes, bool* malformed) noexcept {
@@ -19,17 +35,7 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot_from_response(
     *malformed = true;
     return decoded.error();
   }
-  SnapshotBuilder::Options options;
-  options.max_bytes = max_bytes;
-  SnapshotBuilder builder(options);
-  builder.set_generation(scratch->generation);
-  builder.set_systemd_enabled(scratch->systemd_enabled != 0);
-  // Names and paths of all items together are at most the payload's size.
-  NETIPC_RETURN_IF_ERROR(builder.reserve(scratch->items.size(), payload.size));
-  for (const CgroupItemView& item : scratch->items) {
-    NETIPC_RETURN_IF_ERROR(builder.add(item));
-  }
-  return builder.finish();
+  return build_snapshot(*scratch, payload.size, max_bytes);
 }
 
 void record_refresh_failure(SnapshotStore* store, const char* service,

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -42,6 +44,16 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return true;
 }
 
+// In a forked child: runs argv[0] with argv, or exits 127.
+[[noreturn]] static void exec_or_exit(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 Child Child::spawn(const std::vector<std::string>& argv) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Child();
@@ -53,11 +65,7 @@ Child Child::spawn(const std::vector<std::string>& argv) {
   }
   if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec_or_exit(argv);
   }
   close(fds[1]);
   Child c;
@@ -82,7 +90,9 @@ Child Child::fork_fn(const std::function<int()>& fn) {
   return c;
 }
 
-Child::Child(Child&& other) noexcept { *this = std::move(other); }
+Child::Child(Child&& other) noexcept {
+  *this = std::move(other);
+}
 
 Child& Child::operator=(Child&& other) noexcept {
   if (this != &other) {
@@ -174,6 +184,71 @@ std::string built_binary(const std::string& relative) {
 #else
   return relative;
 #endif
+}
+
+RunResult run_to_completion(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout) {
+  RunResult r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return r;
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return r;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      close(fd);
+    return r;
+  }
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    exec_or_exit(argv);
+  }
+  close(out[1]);
+  close(err[1]);
+  // Both pipes until EOF (the process exited or closed them), or the timeout.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (poll(fds, 2, 50) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[8192];
+      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  if (open_fds > 0) ::kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (open_fds == 0) r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::string raise_fd_limit(uint64_t need) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return "getrlimit(RLIMIT_NOFILE) failed";
+  if (rl.rlim_cur >= need) return "";
+  rlimit raised = rl;
+  raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, need);
+  ::setrlimit(RLIMIT_NOFILE, &raised);
+  ::getrlimit(RLIMIT_NOFILE, &raised);
+  if (raised.rlim_cur >= need) return "";
+  return "SKIPPED LOUDLY: RLIMIT_NOFILE hard limit " + std::to_string(rl.rlim_max) +
+         " is below the " + std::to_string(need) + " descriptors this test needs";
 }
 
 }  // namespace netipc::test

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -65,7 +66,24 @@ class Child {
   int status_ = 0;
 };
 
+// What a finished process left behind.
+struct RunResult {
+  int status = -1;  // exit code, 128 + signal, -1 when killed at the timeout
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs argv (argv[0] is the program path) to completion, capturing stdout
+// and stderr; kills it (status -1) if it has not closed both by `timeout`.
+RunResult run_to_completion(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 // Path of a binary built by this tree (e.g. "tools/netipc-cli").
 std::string built_binary(const std::string& relative);
+
+// Raises this process's soft RLIMIT_NOFILE to at least `need` descriptors
+// (never past the hard limit). Returns "" when `need` are available, else
+// why not: a test that needs them skips loudly with that text.
+std::string raise_fd_limit(uint64_t need);
 
 }  // namespace netipc::test

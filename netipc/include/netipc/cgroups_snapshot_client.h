@@ -16,6 +16,10 @@
 //  - a malformed snapshot (the response decodes badly) fails the fetch with
 //    the decoder's error and drops the session: the next fetch reconnects.
 //
+// The Level-3 SnapshotCache (snapshot_cache_client.h) runs on this client
+// too, through the two halves of fetch() (call() and decode()), so the layout
+// choice, the fallback and the malformed-snapshot rule exist only here.
+//
 // Threading and lifetime: as netipc::Client. One owning thread at a time;
 // abort() from any thread. The views returned by fetch() point into the
 // client's buffers: valid until the next fetch(), reset() or destruction.
@@ -69,6 +73,12 @@ class CgroupsSnapshotClient {
  public:
   // No I/O: the first fetch() connects.
   static Result<CgroupsSnapshotClient> create(const CgroupsSnapshotClientConfig& config);
+  // For callers that manage the Level-2 configuration themselves (the
+  // SnapshotCache): `config` is used as given, except that method 0 means
+  // CGROUPS_SNAPSHOT. `layout` as CgroupsSnapshotClientConfig::layout.
+  // kInvalidArgument for another method or a layout other than 0, 1, 2;
+  // otherwise the errors of Client::create(). No I/O.
+  static Result<CgroupsSnapshotClient> create(ClientConfig config, uint16_t layout);
 
   CgroupsSnapshotClient(CgroupsSnapshotClient&&) noexcept;
   CgroupsSnapshotClient& operator=(CgroupsSnapshotClient&&) noexcept;
@@ -81,13 +91,29 @@ class CgroupsSnapshotClient {
   // (kTruncated, kBadLayout, kProtocol, ...) for a malformed snapshot.
   Result<const codec::CgroupsSnapshotViews*> fetch(int timeout_ms = 0);
 
+  // fetch() in two halves, for callers that time the round trip apart from
+  // the decoding, or decode into buffers of their own:
+  //  - call() performs the round trip, with the layout fallback, and returns
+  //    the raw response payload: valid until the next call(), fetch() or
+  //    reset(). Errors as fetch() less the decoder's.
+  //  - decode() decodes a payload from call() with the layout it was asked
+  //    for; a malformed one is counted and drops the session, as in fetch().
+  //    `out` borrows `payload`.
+  Result<ByteSpan> call(int timeout_ms = 0);
+  Status decode(ByteSpan payload, codec::CgroupsSnapshotViews* out);
+
   CgroupsSnapshotClientStatus status() const;
   ClientState state() const { return client_.state(); }
+  // The layout the next call asks for (2 until a peer rejected it, then 1).
+  uint16_t layout() const { return call_.layout(); }
+  // The Level-2 config with its defaults resolved.
+  const ClientConfig& config() const { return client_.config(); }
 
   // Any thread: wakes a blocked fetch with kAborted (sticky until
   // clear_abort(), as Client::abort()).
   void abort() noexcept { client_.abort(); }
   void clear_abort() noexcept { client_.clear_abort(); }
+  bool abort_pending() const noexcept { return client_.abort_pending(); }
   // Drops the session (also out of AUTH_FAILED / INCOMPATIBLE). The layout
   // choice and learned sizes are kept.
   void reset() { client_.reset(); }

@@ -6,11 +6,12 @@
 // refresh() is caller-driven (no thread, no timer): it connects or
 // reconnects as needed (lazily, inside the call), performs one typed
 // CGROUPS_SNAPSHOT call (layout 2, falling back to layout 1 for peers that
-// only speak it), builds a new immutable Snapshot privately and publishes
-// it. On any failure the previous snapshot stays and the failure is
-// counted. A malformed response (it does not decode, or an item fails its
-// checks) also DROPS the session, so the next refresh reconnects: our
-// deliberate difference from upstream, which keeps such a session READY.
+// only speak it: the rules of the CgroupsSnapshotClient the cache runs on),
+// builds a new immutable Snapshot privately and publishes it. On any failure
+// the previous snapshot stays and the failure is counted. A malformed
+// response (it does not decode, or an item fails its checks) also DROPS the
+// session, so the next refresh reconnects: our deliberate difference from
+// upstream, which keeps such a session READY.
 //
 // Failure matrix (spec 3.4, with that one difference):
 //   refresh succeeds              snapshot replaced atomically, session READY
@@ -43,8 +44,7 @@
 #include <string_view>
 
 #include "netipc/cgroup_item.h"
-#include "netipc/cgroups_snapshot_call.h"
-#include "netipc/client.h"
+#include "netipc/cgroups_snapshot_client.h"
 #include "netipc/client_config.h"
 #include "netipc/client_state.h"
 #include "netipc/codec/cgroups.h"
@@ -119,12 +119,11 @@ class SnapshotCache {
   Status close();
 
  private:
-  SnapshotCache(Client client, SnapshotCacheOptions options);
+  SnapshotCache(CgroupsSnapshotClient client, SnapshotCacheOptions options);
   void mirror_client_status();
 
   std::mutex refresh_mu_;  // serialises refresh(), clear_abort(), reset, close
-  Client client_;
-  CgroupsSnapshotCall call_;
+  CgroupsSnapshotClient client_;
   codec::CgroupsSnapshotViews scratch_;  // decode buffer, released after each refresh
   uint64_t max_snapshot_bytes_ = 0;
   std::shared_ptr<SnapshotStore> store_;

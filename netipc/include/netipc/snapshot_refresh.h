@@ -39,11 +39,17 @@ struct RefreshOutcome {
   bool ok() const noexcept { return error.code == Errc::kOk; }
 };
 
+// Builds a Snapshot of every decoded item (hash, options, enabled, name,
+// path, cgroup id, plus generation and systemd_enabled). `payload_bytes`
+// (the size of the payload `views` were decoded from) bounds the string
+// bytes to reserve. `max_bytes` caps the snapshot's size (0 = no cap).
+// Errors: kLimitExceeded (larger than max_bytes), kNoMemory.
+Result<std::shared_ptr<const Snapshot>> build_snapshot(const codec::CgroupsSnapshotViews& views,
+                                                       size_t payload_bytes,
+                                                       uint64_t max_bytes) noexcept;
+
 // Decodes `payload` with the call's current layout into `scratch` (reused
-// across refreshes: its capacity is kept) and builds a Snapshot of every
-// item (hash, options, enabled, name, path, cgroup id, plus generation and
-// systemd_enabled). `max_bytes` caps the snapshot's size (0 = no cap).
-// Errors:
+// across refreshes: its capacity is kept), then build_snapshot(). Errors:
 //   any decode error (kTruncated, kBadLayout, kOutOfBounds, kMissingNul,
 //     kBadAlignment, kBadItemCount, kProtocol): *malformed = true
 //   kLimitExceeded  larger than max_bytes (not malformed)

@@ -1,21 +1,16 @@
 // netipc-cli as real processes: `serve cgroups-snapshot` read by
 // `snapshot` in both layouts over both transports, the JSON output parsed
 // back (and served again), malformed and missing items files, no server.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cli_test_util.h"
 #include "netipc/bytes.h"
 #include "test_support.h"
 
@@ -25,68 +20,10 @@ namespace {
 using json = nlohmann::json;
 using test::TempDir;
 
-std::string cli() {
-  return std::string(NETIPC_BINARY_DIR) + "/tools/netipc-cli";
-}
-
-struct CliRun {
-  int status = -1;  // exit code, 128 + signal, -1 on timeout
-  std::string out, err;
-};
-
-// Runs netipc-cli to completion, capturing stdout and stderr.
-CliRun run_cli(const std::vector<std::string>& args) {
-  CliRun r;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  std::vector<std::string> argv = {cli()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    std::vector<char*> a;
-    for (auto& s : argv)
-      a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-    if (poll(fds, 2, 50) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[8192];
-      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& f : fds) {
-    if (f.fd >= 0) close(f.fd);
-  }
-  if (open_fds > 0) kill(pid, SIGKILL);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  if (open_fds == 0) r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
-
-void expect_one_line(const std::string& err) {
-  ASSERT_FALSE(err.empty());
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
-  EXPECT_EQ(err.back(), '\n') << err;
-}
+using cli_test::cli;
+using cli_test::expect_one_line;
+using cli_test::run_cli;
+using test::RunResult;
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -128,7 +65,7 @@ void serve(Served* s, const std::string& items_text, const std::vector<std::stri
   ASSERT_TRUE(s->child.wait_for_line("READY")) << "server did not print READY";
 }
 
-CliRun snapshot(const Served& s, const std::vector<std::string>& extra) {
+RunResult snapshot(const Served& s, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"snapshot"};
   auto ep = s.endpoint();
   args.insert(args.end(), ep.begin(), ep.end());
@@ -147,7 +84,7 @@ TEST(CliSnapshot, TableInBothLayoutsOverBothTransports) {
   for (const char* transport : {"uds", "shm"}) {
     for (const char* layout : {"1", "2"}) {
       SCOPED_TRACE(std::string(transport) + " layout " + layout);
-      CliRun r = snapshot(s, {"--layout", layout, "--transport", transport});
+      RunResult r = snapshot(s, {"--layout", layout, "--transport", transport});
       ASSERT_EQ(r.status, 0) << r.err;
       EXPECT_TRUE(has(r.out, "generation: 42\n")) << r.out;
       EXPECT_TRUE(has(r.out, "items: 3\n")) << r.out;
@@ -166,7 +103,7 @@ TEST(CliSnapshot, TableInBothLayoutsOverBothTransports) {
     }
   }
   // No --layout: layout 2 (our server accepts it).
-  CliRun r = snapshot(s, {});
+  RunResult r = snapshot(s, {});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(has(r.out, "layout: 2\n")) << r.out;
 }
@@ -174,7 +111,7 @@ TEST(CliSnapshot, TableInBothLayoutsOverBothTransports) {
 TEST(CliSnapshot, JsonCarriesEveryFieldAndServesAgainAsAnItemsFile) {
   Served s;
   ASSERT_NO_FATAL_FAILURE(serve(&s, kItems, {"--generation", "7"}));
-  CliRun r = snapshot(s, {"--json", "--layout", "2"});
+  RunResult r = snapshot(s, {"--json", "--layout", "2"});
   ASSERT_EQ(r.status, 0) << r.err;
   json doc = json::parse(r.out);
   EXPECT_EQ(doc["generation"], 7);
@@ -195,7 +132,7 @@ TEST(CliSnapshot, JsonCarriesEveryFieldAndServesAgainAsAnItemsFile) {
   EXPECT_EQ(items[1]["cgroup_id"], 0);
   EXPECT_EQ(items[2]["name"], "");
 
-  CliRun r1 = snapshot(s, {"--json", "--layout", "1"});
+  RunResult r1 = snapshot(s, {"--json", "--layout", "1"});
   ASSERT_EQ(r1.status, 0) << r1.err;
   json doc1 = json::parse(r1.out);
   EXPECT_EQ(doc1["layout"], 1);
@@ -204,7 +141,7 @@ TEST(CliSnapshot, JsonCarriesEveryFieldAndServesAgainAsAnItemsFile) {
   // The items array is an items file: serving it again gives the same data.
   Served again;
   ASSERT_NO_FATAL_FAILURE(serve(&again, items.dump(), {"--generation", "7"}));
-  CliRun r2 = snapshot(again, {"--json", "--layout", "2"});
+  RunResult r2 = snapshot(again, {"--json", "--layout", "2"});
   ASSERT_EQ(r2.status, 0) << r2.err;
   EXPECT_EQ(json::parse(r2.out)["items"], items);
 }
@@ -232,8 +169,8 @@ TEST(CliSnapshot, MalformedItemsFileExits2WithOneLineNamingThePosition) {
     SCOPED_TRACE(c.text);
     TempDir dir;
     write_file(dir.file("items.json"), c.text);
-    CliRun r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("items.json"), "--run-dir",
-                        dir.path(), "--service", "bad"});
+    RunResult r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("items.json"),
+                           "--run-dir", dir.path(), "--service", "bad"});
     EXPECT_EQ(r.status, 2);
     expect_one_line(r.err);
     EXPECT_TRUE(has(r.err, c.position)) << r.err;
@@ -244,8 +181,8 @@ TEST(CliSnapshot, MalformedItemsFileExits2WithOneLineNamingThePosition) {
 
 TEST(CliSnapshot, MissingItemsFileExits2WithOneLine) {
   TempDir dir;
-  CliRun r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("nope.json"), "--run-dir",
-                      dir.path(), "--service", "missing"});
+  RunResult r = run_cli({"serve", "cgroups-snapshot", "--items", dir.file("nope.json"), "--run-dir",
+                         dir.path(), "--service", "missing"});
   EXPECT_EQ(r.status, 2);
   expect_one_line(r.err);
   EXPECT_TRUE(has(r.err, dir.file("nope.json"))) << r.err;
@@ -254,7 +191,7 @@ TEST(CliSnapshot, MissingItemsFileExits2WithOneLine) {
 
 TEST(CliSnapshot, SnapshotWithoutAServerFailsWithOneLineNamingTheEndpoint) {
   TempDir dir;
-  CliRun r = run_cli({"snapshot", "--run-dir", dir.path(), "--service", "absent"});
+  RunResult r = run_cli({"snapshot", "--run-dir", dir.path(), "--service", "absent"});
   EXPECT_EQ(r.status, 1);
   expect_one_line(r.err);
   EXPECT_TRUE(has(r.err, "no server at " + dir.file("absent.sock"))) << r.err;
@@ -269,14 +206,14 @@ TEST(CliSnapshot, BadArgumentsExit2) {
            {"serve", "cgroups-snapshot", "--run-dir", dir.path(), "--service", "x"},
            {"serve", "cgroups-snapshot", "--items", "x", "--run-dir", dir.path(), "--service", "x",
             "--systemd-enabled", "2"}}) {
-    CliRun r = run_cli(args);
+    RunResult r = run_cli(args);
     EXPECT_EQ(r.status, 2) << r.err;
     expect_one_line(r.err);
   }
 }
 
 TEST(CliSnapshot, HelpDescribesTheOptions) {
-  CliRun r = run_cli({"snapshot", "--help"});
+  RunResult r = run_cli({"snapshot", "--help"});
   EXPECT_EQ(r.status, 0);
   for (const char* opt : {"--layout", "--json", "--transport", "--auth-token", "--timeout-ms"}) {
     EXPECT_TRUE(has(r.out, opt)) << opt << "\n" << r.out;

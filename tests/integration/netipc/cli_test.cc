@@ -1,10 +1,7 @@
 // netipc-cli as a real process: `serve increment` and `call increment`,
 // their output, exit codes, error lines and signal handling.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -15,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_test_util.h"
 #include "test_support.h"
 
 namespace netipc {
@@ -22,70 +20,14 @@ namespace {
 
 using test::TempDir;
 
-// NETIPC_BINARY_DIR is defined for test executables (tests/CMakeLists.txt);
-// test::built_binary() is compiled into the support library without it.
-std::string cli() {
-  return std::string(NETIPC_BINARY_DIR) + "/tools/netipc-cli";
-}
+using cli_test::cli;
+using cli_test::expect_one_line;
+using cli_test::run_cli;
+using test::RunResult;
 
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-struct RunResult {
-  int status = -1;  // exit code, 128 + signal, -1 on timeout
-  std::string out;
-  std::string err;
-};
-
-// Runs netipc-cli with `args` to completion, capturing stdout and stderr.
-RunResult run_cli(const std::vector<std::string>& args, int timeout_ms = 30000) {
-  RunResult r;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
-  std::vector<std::string> argv = {cli()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    std::vector<char*> a;
-    for (auto& s : argv)
-      a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-    if (poll(fds, 2, 50) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& f : fds) {
-    if (f.fd >= 0) close(f.fd);
-  }
-  if (open_fds > 0) kill(pid, SIGKILL);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  if (open_fds > 0) return r;
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
 }
 
 std::vector<std::string> lines(const std::string& s) {
@@ -112,13 +54,6 @@ bool contains_ci(std::string haystack, std::string needle) {
   lower(haystack);
   lower(needle);
   return haystack.find(needle) != std::string::npos;
-}
-
-// One line on stderr: non-empty, newline-terminated, no other newline.
-void expect_one_line(const std::string& err) {
-  ASSERT_FALSE(err.empty());
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
-  EXPECT_EQ(err.back(), '\n') << err;
 }
 
 // `netipc-cli serve increment` running until the test ends.
@@ -247,8 +182,8 @@ TEST(Cli, MissingTokenAgainstAProtectedServerIsAnAuthRejection) {
 TEST(Cli, SecondServeOnALiveEndpointFailsWithOneLineAndTheFirstKeepsServing) {
   Served s;
   serve(&s);
-  RunResult r =
-      run_cli({"serve", "increment", "--run-dir", s.dir.path(), "--service", s.service}, 10000);
+  RunResult r = run_cli({"serve", "increment", "--run-dir", s.dir.path(), "--service", s.service},
+                        std::chrono::seconds(10));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.status, -1) << "the second server did not give up";
   expect_one_line(r.err);
@@ -292,7 +227,7 @@ TEST(Cli, ServeAuthTokenWithout0xIsExit2WithOneLine) {
   TempDir dir;
   RunResult r = run_cli(
       {"serve", "increment", "--run-dir", dir.path(), "--service", "x", "--auth-token", "1234"},
-      10000);
+      std::chrono::seconds(10));
   EXPECT_EQ(r.status, 2);
   expect_one_line(r.err);
   EXPECT_NE(r.err.find("--auth-token"), std::string::npos) << r.err;
@@ -396,28 +331,26 @@ TEST(Cli, SigtermWithAClientConnectedStillExits0) {
 
 // ---- --transport shm (falls back to the socket profile for now) ----
 
-TEST(Cli, ShmTransportIsAcceptedByServeAndCall) {
+// `serve increment --transport <serve_with>` answers
+// `call increment --value 41 --transport <call_with>` with 42.
+void expect_served_across(const char* serve_with, const char* call_with) {
   Served s;
-  serve(&s, {"--transport", "shm"});
-  RunResult r = call(s, {"--value", "41", "--transport", "shm"});
+  serve(&s, {"--transport", serve_with});
+  RunResult r = call(s, {"--value", "41", "--transport", call_with});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(last_line(r.out), "42");
 }
 
+TEST(Cli, ShmTransportIsAcceptedByServeAndCall) {
+  expect_served_across("shm", "shm");
+}
+
 TEST(Cli, ShmCallerAndUdsServerInteroperate) {
-  Served s;
-  serve(&s, {"--transport", "uds"});
-  RunResult r = call(s, {"--value", "7", "--transport", "shm"});
-  EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(last_line(r.out), "8");
+  expect_served_across("uds", "shm");
 }
 
 TEST(Cli, UdsCallerAndShmServerInteroperate) {
-  Served s;
-  serve(&s, {"--transport", "shm"});
-  RunResult r = call(s, {"--value", "7", "--transport", "uds"});
-  EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(last_line(r.out), "8");
+  expect_served_across("shm", "uds");
 }
 
 }  // namespace

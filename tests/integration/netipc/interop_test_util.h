@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "codec_test_util.h"
 #include "netipc/batch.h"
 #include "netipc/handshake.h"
 #include "netipc/result.h"
@@ -76,16 +77,7 @@ inline sp::Snapshot sample_snapshot() {  // codec §2.6 items plus long and empt
 }
 
 // codec §2.6: the first three sample_snapshot() items, 266 bytes.
-inline constexpr const char* kSnapshotVector =
-    "01000000 03000000 01000000 00000000 e7030000 00000000 00000000 45000000"
-    "48000000 6b000000 b8000000 22000000 01000000 64000000 00000000 01000000"
-    "20000000 0a000000 2b000000 19000000 696e6974 2e73636f 7065002f 7379732f"
-    "66732f63 67726f75 702f696e 69742e73 636f7065 00000000 01000000 c8000000"
-    "02000000 00000000 20000000 1d000000 3e000000 2c000000 73797374 656d2e73"
-    "6c696365 2f646f63 6b65722d 6162632e 73636f70 65002f73 79732f66 732f6367"
-    "726f7570 2f737973 74656d2e 736c6963 652f646f 636b6572 2d616263 2e73636f"
-    "70650000 00000000 01000000 2c010000 00000000 01000000 20000000 00000000"
-    "21000000 00000000 0000";
+inline constexpr const char* kSnapshotVector = codec_test::kCgroupsSnapshotSpecVectorHex;
 
 // The spec server on a private run directory, and the project client.
 class SpecServerTest : public ::testing::Test {

@@ -1,8 +1,8 @@
 // SnapshotCache failure paths against a real provider whose answers the test
 // switches: malformed responses (undecodable, and one bad item) keep the
 // cache AND drop the session (the next refresh reconnects: connect_count
-// goes up), timeout, abort from another thread, and the layout-2 -> 1
-// fallback for upstream-like peers.
+// goes up), timeout, abort from another thread, the layout-2 -> 1
+// fallback for upstream-like peers, and no fallback when layout 2 is forced.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -168,6 +168,25 @@ TEST_F(SnapshotCacheFailureTest, LayoutOnePeerMakesTheCacheFallBackForGood) {
   const uint64_t before = provider_->requests();
   ASSERT_TRUE(cache->refresh().ok());
   EXPECT_EQ(provider_->requests(), before + 1);
+}
+
+TEST_F(SnapshotCacheFailureTest, ForcedLayout2AgainstALayout1OnlyPeerFailsWithoutFallingBack) {
+  provider_->set_mode(Mode::kLayout1Only);
+  auto cache = make_cache(codec::kCgroupsLayoutProtobuf);
+  ASSERT_TRUE(cache);
+  for (uint64_t attempt = 1; attempt <= 2; ++attempt) {
+    RefreshOutcome out;
+    EXPECT_EQ(cache->refresh(0, &out).code(), Errc::kBadEnvelope);
+    EXPECT_FALSE(out.malformed);
+    EXPECT_EQ(out.layout, codec::kCgroupsLayoutProtobuf);
+    EXPECT_EQ(cache->layout(), codec::kCgroupsLayoutProtobuf);
+    // The peer would serve a layout-1 request, so the failure itself shows
+    // that none was sent; the two copies are the Level-2 client's one
+    // retry of a call whose session the server closed.
+    EXPECT_EQ(provider_->requests(), 2 * attempt);
+  }
+  EXPECT_FALSE(cache->ready());
+  EXPECT_EQ(cache->status().refresh_failure_count, 2u);
 }
 
 TEST_F(SnapshotCacheFailureTest, SnapshotOverTheMemoryCapIsRejectedWithoutDroppingTheSession) {

@@ -1,7 +1,6 @@
 // Hostile clients of a cgroups-snapshot endpoint (silent, garbage, one that
 // never reads its snapshot, a thousand connections) do not stop service to
 // a well-behaved typed client, over either transport.
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -128,19 +127,8 @@ TEST(SnapshotServerHostile, ClientThatNeverReadsItsSnapshotDoesNotStopService) {
 
 TEST(SnapshotServerHostile, AThousandConnectionsDoNotStopService) {
   constexpr int kConnections = 1000;
-  rlimit rl{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
-  const rlim_t need = 2 * kConnections + 200;
-  if (rl.rlim_cur < need) {
-    rlimit raised = rl;
-    raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, need);
-    ::setrlimit(RLIMIT_NOFILE, &raised);
-    ::getrlimit(RLIMIT_NOFILE, &raised);
-    if (raised.rlim_cur < need) {
-      GTEST_SKIP() << "SKIPPED LOUDLY: RLIMIT_NOFILE hard limit " << rl.rlim_max << " is below the "
-                   << need << " descriptors this test needs";
-    }
-  }
+  const std::string no_fds = test::raise_fd_limit(2 * kConnections + 200);
+  if (!no_fds.empty()) GTEST_SKIP() << no_fds;
   Fixture f("many");
   ASSERT_TRUE(f.server->thread);
   std::vector<UniqueFd> fds;

@@ -4,69 +4,57 @@
 // and the server survives. Also the session limit.
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
-
 #include "uv_test_util.h"
 
 namespace netipc {
 namespace {
 
 using namespace uv_test;  // NOLINT: test helpers
+using UvServerHostile = UvServerTest;
+using UvServerLimits = UvServerTest;
 
 // ---- hostile clients ----
 
-TEST(UvServerHostile, SilentClientIsClosedAfterTheHandshakeTimeoutWhileOthersAreServed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "silent");
-  cfg.handshake_timeout_ms = 200;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServerHostile, SilentClientIsClosedAfterTheHandshakeTimeoutWhileOthersAreServed) {
+  cfg_.handshake_timeout_ms = 200;
+  ASSERT_TRUE(start_server());
   const auto start_time = Clock::now();
-  auto silent = uds_connect(cfg.run_dir, cfg.service);
+  auto silent = uds_connect(cfg_.run_dir, cfg_.service);
   ASSERT_TRUE(silent.ok());
-  expect_served(cfg);
+  expect_served(cfg_);
   EXPECT_TRUE(closed_by_peer(silent->get(), 5000));
   EXPECT_GE(Clock::now() - start_time, std::chrono::milliseconds(195));
-  EXPECT_TRUE(test::wait_until([&] { return srv->server().stats().sessions_dropped >= 1; }));
-  expect_served(cfg);
+  EXPECT_TRUE(test::wait_until([&] { return server().stats().sessions_dropped >= 1; }));
+  expect_served(cfg_);
 }
 
-TEST(UvServerHostile, GarbageInsteadOfHelloIsClosedWithoutReplyWhileOthersAreServed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "garbage");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto g = uds_connect(cfg.run_dir, cfg.service);
+TEST_F(UvServerHostile, GarbageInsteadOfHelloIsClosedWithoutReplyWhileOthersAreServed) {
+  ASSERT_TRUE(start_server());
+  auto g = uds_connect(cfg_.run_dir, cfg_.service);
   ASSERT_TRUE(g.ok());
   uint8_t junk[40];
   for (size_t i = 0; i < sizeof junk; ++i)
     junk[i] = static_cast<uint8_t>(i * 29 + 3);
   ASSERT_EQ(::send(g->get(), junk, sizeof junk, MSG_NOSIGNAL), 40);
   EXPECT_TRUE(closed_by_peer(g->get(), 5000));  // no ACK bytes before the close
-  expect_served(cfg);
+  expect_served(cfg_);
 }
 
-TEST(UvServerHostile, OversizedGarbagePacketIsClosedWhileOthersAreServed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "garbage2");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto g = uds_connect(cfg.run_dir, cfg.service);
+TEST_F(UvServerHostile, OversizedGarbagePacketIsClosedWhileOthersAreServed) {
+  ASSERT_TRUE(start_server());
+  auto g = uds_connect(cfg_.run_dir, cfg_.service);
   ASSERT_TRUE(g.ok());
   Bytes junk(100000, 0xFF);
   ASSERT_EQ(::send(g->get(), junk.data(), junk.size(), MSG_NOSIGNAL), 100000);
   EXPECT_TRUE(closed_by_peer(g->get(), 5000));
-  expect_served(cfg);
+  expect_served(cfg_);
 }
 
-TEST(UvServerHostile, GarbageAfterTheHandshakeClosesOnlyThatSession) {
-  TempDir dir;
-  auto cfg = base_config(dir, "garbage3");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto normal = connect(cfg);
+TEST_F(UvServerHostile, GarbageAfterTheHandshakeClosesOnlyThatSession) {
+  ASSERT_TRUE(start_server());
+  auto normal = connect(cfg_);
   ASSERT_TRUE(normal.ok());
-  auto g = raw_client(cfg);
+  auto g = raw_client(cfg_);
   ASSERT_TRUE(g.ok());
   uint8_t junk[40];
   std::memset(junk, 0x42, sizeof junk);
@@ -75,32 +63,26 @@ TEST(UvServerHostile, GarbageAfterTheHandshakeClosesOnlyThatSession) {
   EXPECT_EQ(increment(*normal, 1, 41).value(), 42u);
 }
 
-TEST(UvServerHostile, ResponseKindFromAClientClosesThatSession) {
-  TempDir dir;
-  auto cfg = base_config(dir, "kind");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto g = raw_client(cfg);
+TEST_F(UvServerHostile, ResponseKindFromAClientClosesThatSession) {
+  ASSERT_TRUE(start_server());
+  auto g = raw_client(cfg_);
   ASSERT_TRUE(g.ok());
   wire::Header h = request(1);
   h.kind = static_cast<uint16_t>(wire::Kind::kResponse);
   uint8_t p[8] = {};
   ASSERT_TRUE(g->conn.send(h, ByteSpan(p, 8)).ok());
   EXPECT_TRUE(closed_by_peer(g->conn.fd(), 5000));
-  expect_served(cfg);
+  expect_served(cfg_);
 }
 
-TEST(UvServerHostile, ClientProcessDyingMidMessageDoesNotDisturbOthers) {
-  TempDir dir;
-  auto cfg = base_config(dir, "dies");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto normal = connect(cfg);
+TEST_F(UvServerHostile, ClientProcessDyingMidMessageDoesNotDisturbOthers) {
+  ASSERT_TRUE(start_server());
+  auto normal = connect(cfg_);
   ASSERT_TRUE(normal.ok());
-  test::Child dying = test::Child::fork_fn([&cfg] {
+  test::Child dying = test::Child::fork_fn([this] {
     ClientProposal p;
     p.packet_size = 64;  // 1000 bytes = 1 + 31 packets
-    auto c = raw_client(cfg, p);
+    auto c = raw_client(cfg_, p);
     if (!c.ok()) return 1;
     Bytes first(64, 0);
     wire::Header h = request(1);
@@ -112,29 +94,15 @@ TEST(UvServerHostile, ClientProcessDyingMidMessageDoesNotDisturbOthers) {
   ASSERT_TRUE(dying.valid());
   EXPECT_EQ(dying.wait(), 0);
   EXPECT_EQ(increment(*normal, 1, 41).value(), 42u);
-  expect_served(cfg);
-  EXPECT_TRUE(test::wait_until([&] { return srv->server().stats().sessions_accepted == 3; }));
+  expect_served(cfg_);
+  EXPECT_TRUE(test::wait_until([&] { return server().stats().sessions_accepted == 3; }));
 }
 
-TEST(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
+TEST_F(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
   constexpr int kClients = 1000;
-  rlimit rl{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
-  const rlim_t need = 2 * kClients + 200;
-  if (rl.rlim_cur < need) {
-    rlimit raised = rl;
-    raised.rlim_cur = std::min<rlim_t>(rl.rlim_max, need);
-    ::setrlimit(RLIMIT_NOFILE, &raised);
-    ::getrlimit(RLIMIT_NOFILE, &raised);
-    if (raised.rlim_cur < need) {
-      GTEST_SKIP() << "SKIPPED LOUDLY: RLIMIT_NOFILE hard limit " << rl.rlim_max << " is below the "
-                   << need << " descriptors this test needs";
-    }
-  }
-  TempDir dir;
-  auto cfg = base_config(dir, "many");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+  const std::string no_fds = test::raise_fd_limit(2 * kClients + 200);
+  if (!no_fds.empty()) GTEST_SKIP() << no_fds;
+  ASSERT_TRUE(start_server());
   const auto t0 = Clock::now();
 
   // Connect everyone (retrying while the 16-deep backlog is full) and send
@@ -148,7 +116,7 @@ TEST(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
   for (int i = 0; i < kClients; ++i) {
     Result<UniqueFd> fd = make_error(Errc::kNotReady);
     ASSERT_TRUE(test::wait_until([&] {
-      fd = uds_connect(cfg.run_dir, cfg.service);
+      fd = uds_connect(cfg_.run_dir, cfg_.service);
       return fd.code() != Errc::kNotReady;
     })) << "client "
         << i;
@@ -156,7 +124,7 @@ TEST(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
     ASSERT_EQ(::send(fd->get(), hello, sizeof hello, MSG_NOSIGNAL), 76);
     fds.push_back(std::move(*fd));
   }
-  expect_served(cfg);  // the extra, well-behaved client
+  expect_served(cfg_);  // the extra, well-behaved client
 
   std::vector<UdsConnection> conns;
   conns.reserve(kClients);
@@ -178,56 +146,50 @@ TEST(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
     codec::encode_increment(i, v);
     ASSERT_TRUE(conns[i].send(request(1), ByteSpan(v, 8), deadline_in_ms(5000)).ok());
   }
-  expect_served(cfg);
+  expect_served(cfg_);
   for (int i = 0; i < kClients; ++i) {
     auto r = conns[i].receive(deadline_in_ms(10000));
     ASSERT_TRUE(r.ok()) << "client " << i << ": " << r.error().message();
     ASSERT_EQ(r->header.transport_status, 0);
     EXPECT_EQ(codec::decode_increment(r->payload).value(), static_cast<uint64_t>(i) + 1);
   }
-  EXPECT_EQ(srv->server().stats().sessions_accepted, static_cast<uint64_t>(kClients) + 2);
+  EXPECT_EQ(server().stats().sessions_accepted, static_cast<uint64_t>(kClients) + 2);
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
 }
 
-TEST(UvServerHostile, SessionsActiveReturnsToZeroWhenEveryClientHasGone) {
+TEST_F(UvServerHostile, SessionsActiveReturnsToZeroWhenEveryClientHasGone) {
   // stats() is documented as callable from any thread (server_thread.h).
-  TempDir dir;
-  auto cfg = base_config(dir, "active");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+  ASSERT_TRUE(start_server());
   {
-    auto a = connect(cfg);
-    auto b = connect(cfg);
+    auto a = connect(cfg_);
+    auto b = connect(cfg_);
     ASSERT_TRUE(a.ok());
     ASSERT_TRUE(b.ok());
-    auto silent = uds_connect(cfg.run_dir, cfg.service);
+    auto silent = uds_connect(cfg_.run_dir, cfg_.service);
     ASSERT_TRUE(silent.ok());
-    EXPECT_TRUE(test::wait_until([&] { return srv->server().stats().sessions_active == 3; }));
+    EXPECT_TRUE(test::wait_until([&] { return server().stats().sessions_active == 3; }));
   }
-  EXPECT_TRUE(test::wait_until([&] { return srv->server().stats().sessions_active == 0; }));
-  EXPECT_EQ(srv->server().stats().sessions_accepted, 2u);
+  EXPECT_TRUE(test::wait_until([&] { return server().stats().sessions_active == 0; }));
+  EXPECT_EQ(server().stats().sessions_accepted, 2u);
 }
 
 // ---- session limit ----
 
-TEST(UvServerLimits, ThirdClientOverMaxSessionsGetsALimitExceededRejection) {
-  TempDir dir;
-  auto cfg = base_config(dir, "limit");
-  cfg.max_sessions = 2;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto a = connect(cfg);
-  auto b = connect(cfg);
+TEST_F(UvServerLimits, ThirdClientOverMaxSessionsGetsALimitExceededRejection) {
+  cfg_.max_sessions = 2;
+  ASSERT_TRUE(start_server());
+  auto a = connect(cfg_);
+  auto b = connect(cfg_);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(b.ok());
-  EXPECT_EQ(connect(cfg).code(), Errc::kLimitExceeded);
+  EXPECT_EQ(connect(cfg_).code(), Errc::kLimitExceeded);
   EXPECT_EQ(increment(*a, 1, 1).value(), 2u);
   EXPECT_EQ(increment(*b, 1, 2).value(), 3u);
   // A freed slot is usable again.
   a = Result<ClientSession>(make_error(Errc::kPeerGone));
   Result<ClientSession> c = make_error(Errc::kNotReady);
   EXPECT_TRUE(test::wait_until([&] {
-    c = connect(cfg);
+    c = connect(cfg_);
     return c.ok();
   }));
   ASSERT_TRUE(c.ok());

@@ -12,15 +12,13 @@ namespace netipc {
 namespace {
 
 using namespace uv_test;  // NOLINT: test helpers
+using UvServer = UvServerTest;
 
 // ---- request serving ----
 
-TEST(UvServer, AnswersASingleIncrement) {
-  TempDir dir;
-  auto cfg = base_config(dir, "inc");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto c = connect(cfg);
+TEST_F(UvServer, AnswersASingleIncrement) {
+  ASSERT_TRUE(start_server());
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok()) << c.error().message();
   auto v = increment(*c, 1, 41);
   ASSERT_TRUE(v.ok()) << v.error().message();
@@ -28,19 +26,16 @@ TEST(UvServer, AnswersASingleIncrement) {
   v = increment(*c, 2, UINT64_MAX);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(*v, 0u);
-  EXPECT_EQ(srv->server().stats().requests, 2u);
+  EXPECT_EQ(server().stats().requests, 2u);
 }
 
-TEST(UvServer, AnswersAnIncrementBatch) {
-  TempDir dir;
-  auto cfg = base_config(dir, "inc");
-  cfg.max_request_payload_bytes = 16 * 100;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, AnswersAnIncrementBatch) {
+  cfg_.max_request_payload_bytes = 16 * 100;
+  ASSERT_TRUE(start_server());
   ClientProposal p;
   p.max_request_payload_bytes = 16 * 100;
   p.max_request_batch_items = 100;
-  auto c = connect(cfg, p);
+  auto c = connect(cfg_, p);
   ASSERT_TRUE(c.ok()) << c.error().message();
   std::vector<uint64_t> in(100);
   for (size_t i = 0; i < in.size(); ++i)
@@ -59,49 +54,40 @@ TEST(UvServer, AnswersAnIncrementBatch) {
     EXPECT_EQ(out[i], in[i] + 1);
 }
 
-TEST(UvServer, SuccessiveSessionsGetIds1Then2Then3) {
-  TempDir dir;
-  auto cfg = base_config(dir, "ids");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, SuccessiveSessionsGetIds1Then2Then3) {
+  ASSERT_TRUE(start_server());
   for (uint64_t want = 1; want <= 3; ++want) {
-    auto c = connect(cfg);
+    auto c = connect(cfg_);
     ASSERT_TRUE(c.ok()) << c.error().message();
     EXPECT_EQ(c->agreed().session_id, want);
     ASSERT_TRUE(increment(*c, 1, want).ok());
   }
 }
 
-TEST(UvServer, SessionIdsStrictlyIncreaseAcrossARejectedHandshake) {
-  TempDir dir;
-  auto cfg = base_config(dir, "ids");
-  cfg.auth_token = 0x77;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, SessionIdsStrictlyIncreaseAcrossARejectedHandshake) {
+  cfg_.auth_token = 0x77;
+  ASSERT_TRUE(start_server());
   ClientProposal good;
   good.auth_token = 0x77;
-  auto a = connect(cfg, good);
+  auto a = connect(cfg_, good);
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(connect(cfg).code(), Errc::kAuthFailed);
-  auto b = connect(cfg, good);
+  EXPECT_EQ(connect(cfg_).code(), Errc::kAuthFailed);
+  auto b = connect(cfg_, good);
   ASSERT_TRUE(b.ok());
   EXPECT_GT(b->agreed().session_id, a->agreed().session_id);
   EXPECT_TRUE(increment(*a, 1, 1).ok());
   EXPECT_TRUE(increment(*b, 1, 1).ok());
 }
 
-TEST(UvServer, AckOffersTheConfiguredCeilingsAndTheUdsProfile) {
-  TempDir dir;
-  auto cfg = base_config(dir, "acks");
-  cfg.max_request_payload_bytes = 5000;
-  cfg.max_response_payload_bytes = 7000;
-  cfg.packet_size = 4096;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, AckOffersTheConfiguredCeilingsAndTheUdsProfile) {
+  cfg_.max_request_payload_bytes = 5000;
+  cfg_.max_response_payload_bytes = 7000;
+  cfg_.packet_size = 4096;
+  ASSERT_TRUE(start_server());
   ClientProposal p;
   p.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
   p.max_request_payload_bytes = 5000;
-  auto c = connect(cfg, p);
+  auto c = connect(cfg_, p);
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->profile(), wire::kProfileUds);  // shared memory is not negotiated yet
   EXPECT_EQ(c->agreed().agreed_max_request_payload_bytes, 5000u);
@@ -110,23 +96,17 @@ TEST(UvServer, AckOffersTheConfiguredCeilingsAndTheUdsProfile) {
   EXPECT_EQ(increment(*c, 1, 9).value(), 10u);
 }
 
-TEST(UvServer, WrongTokenIsRejectedAndCounted) {
-  TempDir dir;
-  auto cfg = base_config(dir, "auth");
-  cfg.auth_token = 0x1234;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  EXPECT_EQ(connect(cfg).code(), Errc::kAuthFailed);
-  EXPECT_TRUE(test::wait_until([&] { return srv->server().stats().sessions_rejected == 1; }));
-  EXPECT_EQ(srv->server().stats().sessions_accepted, 0u);
+TEST_F(UvServer, WrongTokenIsRejectedAndCounted) {
+  cfg_.auth_token = 0x1234;
+  ASSERT_TRUE(start_server());
+  EXPECT_EQ(connect(cfg_).code(), Errc::kAuthFailed);
+  EXPECT_TRUE(test::wait_until([&] { return server().stats().sessions_rejected == 1; }));
+  EXPECT_EQ(server().stats().sessions_accepted, 0u);
 }
 
-TEST(UvServer, UnservedMethodIsUnsupportedAndTheSessionGoesOn) {
-  TempDir dir;
-  auto cfg = base_config(dir, "unsup");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto c = connect(cfg);
+TEST_F(UvServer, UnservedMethodIsUnsupportedAndTheSessionGoesOn) {
+  ASSERT_TRUE(start_server());
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok());
   uint8_t p[8] = {};
   const uint16_t reverse = static_cast<uint16_t>(wire::Method::kStringReverse);
@@ -142,12 +122,9 @@ TEST(UvServer, UnservedMethodIsUnsupportedAndTheSessionGoesOn) {
   EXPECT_EQ(*v, 2u);
 }
 
-TEST(UvServer, MalformedRequestIsBadEnvelopeThenTheSessionIsClosed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "bad");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto c = connect(cfg);
+TEST_F(UvServer, MalformedRequestIsBadEnvelopeThenTheSessionIsClosed) {
+  ASSERT_TRUE(start_server());
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok());
   const uint8_t three[3] = {1, 2, 3};  // INCREMENT needs 8 bytes
   ASSERT_TRUE(c->send_request(kIncrement, 7, ByteSpan(three, 3)).ok());
@@ -157,17 +134,14 @@ TEST(UvServer, MalformedRequestIsBadEnvelopeThenTheSessionIsClosed) {
   EXPECT_EQ(r->header.message_id, 7u);
   EXPECT_EQ(r->payload.size, 0u);
   EXPECT_TRUE(closed_by_peer(c->fd(), 5000));
-  expect_served(cfg);
+  expect_served(cfg_);
 }
 
-TEST(UvServer, MalformedBatchDirectoryIsBadEnvelopeThenTheSessionIsClosed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "badbatch");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, MalformedBatchDirectoryIsBadEnvelopeThenTheSessionIsClosed) {
+  ASSERT_TRUE(start_server());
   ClientProposal p;
   p.max_request_batch_items = 4;
-  auto c = connect(cfg, p);
+  auto c = connect(cfg_, p);
   ASSERT_TRUE(c.ok());
   Bytes payload(32, 0);
   store_u32(payload.data() + 8, 3);  // item 1 at a misaligned offset
@@ -179,12 +153,9 @@ TEST(UvServer, MalformedBatchDirectoryIsBadEnvelopeThenTheSessionIsClosed) {
   EXPECT_TRUE(closed_by_peer(c->fd(), 5000));
 }
 
-TEST(UvServer, RequestOverTheAgreedCeilingIsLimitExceededThenTheSessionIsClosed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "big");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto c = raw_client(cfg);  // agrees on 1024 bytes, then ignores it
+TEST_F(UvServer, RequestOverTheAgreedCeilingIsLimitExceededThenTheSessionIsClosed) {
+  ASSERT_TRUE(start_server());
+  auto c = raw_client(cfg_);  // agrees on 1024 bytes, then ignores it
   ASSERT_TRUE(c.ok()) << c.error().message();
   ASSERT_EQ(c->ack.agreed_max_request_payload_bytes, 1024u);
   const Bytes big(2000, 0);
@@ -197,17 +168,14 @@ TEST(UvServer, RequestOverTheAgreedCeilingIsLimitExceededThenTheSessionIsClosed)
   EXPECT_EQ(r->header.message_id, 9u);
   EXPECT_EQ(r->payload.size, 0u);
   EXPECT_TRUE(closed_by_peer(c->conn.fd(), 5000));
-  expect_served(cfg);
+  expect_served(cfg_);
 }
 
-TEST(UvServer, BatchOverTheAgreedItemCountIsLimitExceededThenTheSessionIsClosed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "items");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
+TEST_F(UvServer, BatchOverTheAgreedItemCountIsLimitExceededThenTheSessionIsClosed) {
+  ASSERT_TRUE(start_server());
   ClientProposal p;
   p.max_request_batch_items = 2;
-  auto c = raw_client(cfg, p);
+  auto c = raw_client(cfg_, p);
   ASSERT_TRUE(c.ok()) << c.error().message();
   std::vector<uint64_t> in = {1, 2, 3};
   std::vector<uint8_t> payload;
@@ -220,75 +188,62 @@ TEST(UvServer, BatchOverTheAgreedItemCountIsLimitExceededThenTheSessionIsClosed)
   EXPECT_TRUE(closed_by_peer(c->conn.fd(), 5000));
 }
 
-TEST(UvServer, HandlerFailureIsInternalErrorThenTheSessionIsClosed) {
-  TempDir dir;
-  auto cfg = base_config(dir, "fail");
-  auto srv = start(cfg, [](ByteSpan, ResponseWriter&) -> Status {
-    return make_error(Errc::kNoMemory, "handler");
-  });
-  ASSERT_TRUE(srv);
-  auto c = connect(cfg);
+TEST_F(UvServer, HandlerFailureIsInternalErrorThenTheSessionIsClosed) {
+  ASSERT_TRUE(start_server(
+      [](ByteSpan, ResponseWriter&) -> Status { return make_error(Errc::kNoMemory, "handler"); }));
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(increment(*c, 3, 1).code(), Errc::kInternalError);
   EXPECT_TRUE(closed_by_peer(c->fd(), 5000));
 }
 
-TEST(UvServer, ResponseOverTheCeilingIsLimitExceededAndTheNextSessionGetsAGrownCeiling) {
-  TempDir dir;
-  auto cfg = base_config(dir, "grow");
-  cfg.max_response_payload_bytes = 1024;
-  auto srv = start(cfg, [](ByteSpan req, ResponseWriter& out) -> Status {
+TEST_F(UvServer, ResponseOverTheCeilingIsLimitExceededAndTheNextSessionGetsAGrownCeiling) {
+  cfg_.max_response_payload_bytes = 1024;
+  ASSERT_TRUE(start_server([](ByteSpan req, ResponseWriter& out) -> Status {
     auto v = codec::decode_increment(req);
     if (!v.ok()) return v.error();
     out.bytes().assign(5000, 0);  // an answer bigger than the first ceiling
     codec::encode_increment(*v + 1, out.bytes().data());
     return ok_status();
-  });
-  ASSERT_TRUE(srv);
-  auto first = connect(cfg);
+  }));
+  auto first = connect(cfg_);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->agreed().agreed_max_response_payload_bytes, 1024u);
   EXPECT_EQ(increment(*first, 1, 1).code(), Errc::kLimitExceeded);
   EXPECT_TRUE(closed_by_peer(first->fd(), 5000));
-  EXPECT_GE(srv->server().response_ceiling(), 5000u);
+  EXPECT_GE(server().response_ceiling(), 5000u);
 
-  auto second = connect(cfg);
+  auto second = connect(cfg_);
   ASSERT_TRUE(second.ok());
   EXPECT_GE(second->agreed().agreed_max_response_payload_bytes, 5000u);
-  EXPECT_EQ(second->agreed().agreed_max_response_payload_bytes, srv->server().response_ceiling());
+  EXPECT_EQ(second->agreed().agreed_max_response_payload_bytes, server().response_ceiling());
   auto v = increment(*second, 1, 1);
   ASSERT_TRUE(v.ok()) << v.error().message();
   EXPECT_EQ(*v, 2u);
 }
 
-TEST(UvServer, HandlerReportingLimitExceededGrowsTheCeilingForTheNextSession) {
-  TempDir dir;
-  auto cfg = base_config(dir, "grow2");
-  cfg.max_response_payload_bytes = 1024;
-  auto srv = start(cfg, [](ByteSpan, ResponseWriter&) -> Status {
+TEST_F(UvServer, HandlerReportingLimitExceededGrowsTheCeilingForTheNextSession) {
+  cfg_.max_response_payload_bytes = 1024;
+  ASSERT_TRUE(start_server([](ByteSpan, ResponseWriter&) -> Status {
     return make_error(Errc::kLimitExceeded, "answer does not fit");
-  });
-  ASSERT_TRUE(srv);
-  auto c = connect(cfg);
+  }));
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(increment(*c, 1, 1).code(), Errc::kLimitExceeded);
   EXPECT_TRUE(closed_by_peer(c->fd(), 5000));
-  auto next = connect(cfg);
+  auto next = connect(cfg_);
   ASSERT_TRUE(next.ok());
   EXPECT_GT(next->agreed().agreed_max_response_payload_bytes, 1024u);
 }
 
-TEST(UvServer, AnnouncedResponseSizeRaisesTheCeilingOfferedToNewSessions) {
-  TempDir dir;
-  auto cfg = base_config(dir, "announce");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  auto before = connect(cfg);
+TEST_F(UvServer, AnnouncedResponseSizeRaisesTheCeilingOfferedToNewSessions) {
+  ASSERT_TRUE(start_server());
+  auto before = connect(cfg_);
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->agreed().agreed_max_response_payload_bytes, 65536u);
-  srv->server().announce_response_size(100000);  // from the test thread: any thread may
-  EXPECT_GE(srv->server().response_ceiling(), 100000u);
-  auto after = connect(cfg);
+  server().announce_response_size(100000);  // from the test thread: any thread may
+  EXPECT_GE(server().response_ceiling(), 100000u);
+  auto after = connect(cfg_);
   ASSERT_TRUE(after.ok());
   EXPECT_GE(after->agreed().agreed_max_response_payload_bytes, 100000u);
   EXPECT_EQ(before->agreed().agreed_max_response_payload_bytes, 65536u);  // fixed for life
@@ -296,24 +251,18 @@ TEST(UvServer, AnnouncedResponseSizeRaisesTheCeilingOfferedToNewSessions) {
   EXPECT_TRUE(increment(*after, 1, 1).ok());
 }
 
-TEST(UvServer, AnnouncedSizeNeverShrinksTheCeiling) {
-  TempDir dir;
-  auto cfg = base_config(dir, "shrink");
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  srv->server().announce_response_size(10);
-  EXPECT_EQ(srv->server().response_ceiling(), 65536u);
+TEST_F(UvServer, AnnouncedSizeNeverShrinksTheCeiling) {
+  ASSERT_TRUE(start_server());
+  server().announce_response_size(10);
+  EXPECT_EQ(server().response_ceiling(), 65536u);
 }
 
-TEST(UvServer, AnnouncedSizeIsCappedByTheGrowthCeiling) {
-  TempDir dir;
-  auto cfg = base_config(dir, "cap");
-  cfg.response_growth_ceiling = 200000;
-  auto srv = start(cfg);
-  ASSERT_TRUE(srv);
-  srv->server().announce_response_size(50u << 20);
-  EXPECT_EQ(srv->server().response_ceiling(), 200000u);
-  auto c = connect(cfg);
+TEST_F(UvServer, AnnouncedSizeIsCappedByTheGrowthCeiling) {
+  cfg_.response_growth_ceiling = 200000;
+  ASSERT_TRUE(start_server());
+  server().announce_response_size(50u << 20);
+  EXPECT_EQ(server().response_ceiling(), 200000u);
+  auto c = connect(cfg_);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->agreed().agreed_max_response_payload_bytes, 200000u);
 }

@@ -1,6 +1,7 @@
 // Shared helpers of the libuv server tests (uv_server*_test.cc): server
-// configs, a ServerThread starter, a well-behaved ClientSession caller and a
-// raw client that does the handshake by hand and then breaks the rules.
+// configs, a ServerThread starter and a fixture around them, a well-behaved
+// ClientSession caller and a raw client that does the handshake by hand and
+// then breaks the rules.
 #pragma once
 
 #include <poll.h>
@@ -81,6 +82,22 @@ inline Result<uint64_t> increment(ClientSession& c, uint64_t id, uint64_t v) {
   }
   return codec::decode_increment(r->payload);
 }
+
+// A private run directory with an INCREMENT server config in it: a test
+// adjusts cfg_, then start_server() runs a ServerThread on it.
+class UvServerTest : public ::testing::Test {
+ protected:
+  // False (with a test failure) if the server cannot start.
+  bool start_server(Handler h = make_increment_handler()) {
+    srv_ = start(cfg_, std::move(h));
+    return srv_ != nullptr;
+  }
+  uv::Server& server() { return srv_->server(); }
+
+  TempDir dir_;
+  uv::ServerConfig cfg_ = base_config(dir_, "uv");
+  std::unique_ptr<uv::ServerThread> srv_;
+};
 
 // A well-behaved client still gets answers.
 inline void expect_served(const uv::ServerConfig& cfg) {

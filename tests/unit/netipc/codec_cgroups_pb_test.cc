@@ -13,32 +13,14 @@
 #include "proto/netipc/cgroups_snapshot.pb.h"
 #endif
 
+#include "codec_test_util.h"
+
 namespace netipc::codec {
 namespace {
 
-CgroupItem make_item(std::string name, std::string path, uint32_t options, uint32_t enabled,
-                     uint64_t cgroup_id) {
-  CgroupItem it;
-  it.hash = fnv1a32(name);
-  it.options = options;
-  it.enabled = enabled;
-  it.name = std::move(name);
-  it.path = std::move(path);
-  it.cgroup_id = cgroup_id;
-  return it;
-}
-
-std::string hex_id(uint64_t seed, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < len; ++i) {
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    s.push_back(kDigits[(x >> 59) & 0xF]);
-  }
-  return s;
-}
+using codec_test::hex_id;
+using codec_test::large_corpus;
+using codec_test::make_item;
 
 // systemd services, docker and podman containers, k8s pods, user slices and
 // disabled entries without a path, with cgroup ids from small to 64-bit.
@@ -77,19 +59,6 @@ std::vector<CgroupItem> production_corpus() {
   }
   v.push_back(make_item("cgroup_init.scope", "", kCgroupOptDisabledDuplicate, 0, 0));
   v.push_back(make_item("", "", 0, 0, 0));  // an all-default item encodes as "1a 00"
-  return v;
-}
-
-std::vector<CgroupItem> large_corpus(size_t n) {
-  std::vector<CgroupItem> v;
-  v.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    v.push_back(make_item("cgroup_k8s_ns" + std::to_string(i % 50) + "_pod" + std::to_string(i),
-                          "/sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/pod" +
-                              std::to_string(i) + "/cri-containerd-" + hex_id(i, 64) +
-                              ".scope/cgroup.procs",
-                          kCgroupOptIsUnified, static_cast<uint32_t>(i & 1), i * 7919 + 1));
-  }
   return v;
 }
 
@@ -299,7 +268,7 @@ TEST(CgroupsPb, RoundTripsProductionCorpusIntoOwnedItems) {
 }
 
 TEST(CgroupsPb, RoundTripsHundredThousandItems) {
-  const auto items = large_corpus(100000);
+  const auto items = large_corpus(100000, 7919);  // ids of one to five varint bytes
   std::vector<uint8_t> buf;
   ASSERT_TRUE(encode_cgroups_snapshot_v2(items, 1, 100000, &buf).ok());
   CgroupsSnapshotViews v;

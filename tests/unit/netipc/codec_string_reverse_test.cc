@@ -2,24 +2,15 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <string>
 #include <vector>
+
+#include "codec_test_util.h"
 
 namespace netipc::codec {
 namespace {
 
-std::vector<uint8_t> hex(const std::string& s) {
-  std::string digits;
-  for (char c : s) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) digits.push_back(c);
-  }
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < digits.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoul(digits.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
+using codec_test::hex;
 
 const std::vector<uint8_t> kHello = hex("08000000 05000000 68656c6c 6f00");
 
