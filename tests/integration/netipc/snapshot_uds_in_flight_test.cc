@@ -54,7 +54,7 @@ TEST(SnapshotUdsInFlight, ServerQueuesSeveralPacketsOfALargeSnapshotAhead) {
                         uv_test::deadline_in_ms(5000))
                   .ok());
   // Not reading: the server fills what the socket lets it queue.
-  EXPECT_TRUE(test::wait_until([&] { return queued_bytes(c->conn.fd()) >= 2 * int{packet}; },
+  EXPECT_TRUE(test::wait_until([&] { return queued_bytes(c->conn.fd()) >= 2 * static_cast<int>(packet); },
                                std::chrono::seconds(5)))
       << "queued " << queued_bytes(c->conn.fd()) << " bytes, packet size " << packet;
 
