@@ -3,6 +3,7 @@
 // failures become ENOMEM, everything else is a Result mapped to a code.
 #include <malloc.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <new>
@@ -19,8 +20,11 @@ using netipc::Errc;
 using netipc::cgroups_provider::CgroupsProvider;
 using netipc::cgroups_provider::ProviderConfig;
 
+// The CgroupsProvider lives until destroy, so calls racing with a stop
+// only see `stopped` turn true (the provider ignores later hand-overs).
 struct netipc_nd_provider {
   std::unique_ptr<CgroupsProvider> impl;
+  std::atomic<bool> stopped{false};
 };
 
 namespace {
@@ -113,9 +117,8 @@ extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* option
 extern "C" int netipc_nd_provider_publish(netipc_nd_provider* provider,
                                           const netipc_nd_cgroup* items, size_t count,
                                           int systemd_enabled) {
-  if (provider == nullptr || provider->impl == nullptr) {
-    return provider == nullptr ? NETIPC_ND_EINVAL : NETIPC_ND_ESTOPPED;
-  }
+  if (provider == nullptr) return NETIPC_ND_EINVAL;
+  if (provider->stopped.load(std::memory_order_acquire)) return NETIPC_ND_ESTOPPED;
   if (count > 0 && items == nullptr) return NETIPC_ND_EINVAL;
   for (size_t i = 0; i < count; ++i) {
     if (items[i].name == nullptr || items[i].reserved0 != 0) return NETIPC_ND_EINVAL;
@@ -143,7 +146,7 @@ extern "C" int netipc_nd_provider_publish(netipc_nd_provider* provider,
 
 extern "C" int netipc_nd_provider_wait_idle(netipc_nd_provider* provider, int timeout_ms) {
   if (provider == nullptr) return NETIPC_ND_EINVAL;
-  if (provider->impl == nullptr) return NETIPC_ND_ESTOPPED;
+  if (provider->stopped.load(std::memory_order_acquire)) return NETIPC_ND_ESTOPPED;
   const bool idle =
       provider->impl->wait_idle(std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : 0));
   return idle ? NETIPC_ND_OK : NETIPC_ND_ETIMEDOUT;
@@ -153,7 +156,6 @@ extern "C" int netipc_nd_provider_get_stats(const netipc_nd_provider* provider,
                                             netipc_nd_provider_stats* stats) {
   if (provider == nullptr || stats == nullptr) return NETIPC_ND_EINVAL;
   *stats = netipc_nd_provider_stats{};
-  if (provider->impl == nullptr) return NETIPC_ND_ESTOPPED;
   const auto s = provider->impl->stats();
   stats->generation = s.generation;
   stats->items = s.item_count;
@@ -170,9 +172,8 @@ extern "C" int netipc_nd_provider_get_stats(const netipc_nd_provider* provider,
 }
 
 extern "C" void netipc_nd_provider_stop(netipc_nd_provider* provider, int deadline_ms) {
-  if (provider == nullptr || provider->impl == nullptr) return;
+  if (provider == nullptr || provider->stopped.exchange(true, std::memory_order_acq_rel)) return;
   provider->impl->stop(static_cast<uint32_t>(deadline_ms > 0 ? deadline_ms : 1000));
-  provider->impl.reset();
 }
 
 extern "C" void netipc_nd_provider_destroy(netipc_nd_provider* provider) {

@@ -18,9 +18,12 @@
  * Threads:
  *  - netipc_nd_provider_publish(), _wait_idle(), _get_stats(): any thread,
  *    also concurrently (cgroups.plugin's discovery thread publishes).
- *  - netipc_nd_provider_stop() and _destroy(): once, from a thread that is
- *    not the provider's own (never from the log callback). They block until
- *    the endpoint is removed and every provider thread has exited.
+ *  - netipc_nd_provider_stop(): from a thread that is not the provider's
+ *    own (never from the log callback); other calls may race with it and
+ *    then get ESTOPPED. It blocks until the endpoint is removed and every
+ *    provider thread has exited. Stats stay readable after it.
+ *  - netipc_nd_provider_destroy(): once, when no other call on that
+ *    provider runs.
  *  - netipc_nd_set_log(): any time; the callback runs on whichever thread
  *    logs (the provider's threads, the caller's) and must be thread-safe.
  */

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "netdata_glue/netipc_nd.h"
@@ -165,7 +167,34 @@ TEST_F(GlueProvider, StopRemovesTheSocketAndLaterCallsSayStopped) {
   EXPECT_EQ(netipc_nd_provider_publish(p_, in.data(), in.size(), 1), NETIPC_ND_ESTOPPED);
   EXPECT_EQ(netipc_nd_provider_wait_idle(p_, 10), NETIPC_ND_ESTOPPED);
   netipc_nd_provider_stop(p_, 500);  // again: nothing
+  netipc_nd_provider_stats st{};
+  EXPECT_EQ(netipc_nd_provider_get_stats(p_, &st), NETIPC_ND_OK);  // still readable
+  EXPECT_EQ(st.items, 0u);
   netipc_nd_provider_destroy(nullptr);
+}
+
+TEST_F(GlueProvider, PublishesRacingWithStopGetOkOrStopped) {
+  auto in = three_cgroups();
+  std::atomic<bool> go{true};
+  std::atomic<int> stopped_seen{0};
+  std::thread discovery([&] {
+    while (go.load()) {
+      const int rc = netipc_nd_provider_publish(p_, in.data(), in.size(), 1);
+      ASSERT_TRUE(rc == NETIPC_ND_OK || rc == NETIPC_ND_ESTOPPED) << netipc_nd_strerror(rc);
+      if (rc == NETIPC_ND_ESTOPPED) {
+        stopped_seen.fetch_add(1);
+        return;
+      }
+    }
+  });
+  ASSERT_TRUE(test::wait_until([&] {
+    netipc_nd_provider_stats st{};
+    return netipc_nd_provider_get_stats(p_, &st) == NETIPC_ND_OK && st.generations >= 1;
+  }));
+  netipc_nd_provider_stop(p_, 500);
+  ASSERT_TRUE(test::wait_until([&] { return stopped_seen.load() == 1; }));
+  go = false;
+  discovery.join();
 }
 
 struct Captured {
