@@ -81,6 +81,8 @@ class TestProvider {
     cgroups_provider::SnapshotPublisher publisher;
     std::atomic<Mode> mode{Mode::kServe};
     std::atomic<uint64_t> requests{0};
+    // By the layout the request asked for (index 1 and 2; 0: undecodable).
+    std::atomic<uint64_t> layout_requests[3] = {};
     std::mutex mu;
     std::condition_variable cv;
     bool released = false;
@@ -134,6 +136,10 @@ class TestProvider {
     shared_->cv.notify_all();
   }
   uint64_t requests() const { return shared_->requests.load(); }
+  // Requests that asked for `layout` (1 or 2), whatever the mode answered.
+  uint64_t requests_for_layout(uint16_t layout) const {
+    return shared_->layout_requests[layout].load();
+  }
   uv::ServerStats stats() { return thread_->server().stats(); }
 
  private:
@@ -143,6 +149,8 @@ class TestProvider {
     Handler serve = s->publisher.handler();
     return [s, serve](ByteSpan request, ResponseWriter& out) -> Status {
       s->requests.fetch_add(1);
+      auto asked = codec::decode_cgroups_request(request, codec::kCgroupsLayoutsAll);
+      s->layout_requests[asked.ok() ? *asked : 0].fetch_add(1);
       switch (s->mode.load()) {
         case Mode::kServe:
           return serve(request, out);
