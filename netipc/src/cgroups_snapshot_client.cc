@@ -40,6 +40,16 @@ Result<ClientConfig> snapshot_client_config(const CgroupsSnapshotClientConfig& c
   return c;
 }
 
+Result<ClientConfig> snapshot_client_config(ClientConfig config, uint16_t layout) {
+  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
+  if (config.method == 0) config.method = method;
+  if (config.method != method) {
+    return make_error(Errc::kInvalidArgument, "snapshot client: method must be CGROUPS_SNAPSHOT");
+  }
+  NETIPC_RETURN_IF_ERROR(check_layout(layout));
+  return config;
+}
+
 Result<CgroupsSnapshotClient> CgroupsSnapshotClient::create(
     const CgroupsSnapshotClientConfig& config) {
   auto cc = snapshot_client_config(config);
@@ -50,13 +60,9 @@ Result<CgroupsSnapshotClient> CgroupsSnapshotClient::create(
 }
 
 Result<CgroupsSnapshotClient> CgroupsSnapshotClient::create(ClientConfig config, uint16_t layout) {
-  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
-  if (config.method == 0) config.method = method;
-  if (config.method != method) {
-    return make_error(Errc::kInvalidArgument, "snapshot client: method must be CGROUPS_SNAPSHOT");
-  }
-  NETIPC_RETURN_IF_ERROR(check_layout(layout));
-  auto client = Client::create(config);
+  auto cc = snapshot_client_config(std::move(config), layout);
+  if (!cc.ok()) return cc.error();
+  auto client = Client::create(*cc);
   if (!client.ok()) return client.error();
   return CgroupsSnapshotClient(std::move(*client), layout);
 }

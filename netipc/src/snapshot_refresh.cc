@@ -23,21 +23,6 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(const codec::CgroupsSnaps
   return builder.finish();
 }
 
-Result<std::shared_ptr<const Snapshot>> build_snapshot_from_response(
-    const CgroupsSnapshotCall& call, ByteSpan payload, codec::CgroupsSnapshotViews* scratch,
-    uint64_t max_bytes, bool* malformed) noexcept {
-  *malformed = false;
-  // Decoding validates the header, the directory and every item (a layout-1
-  // item is checked once here, not again per lookup): any failure means the
-  // peer sent something that is not a snapshot.
-  Status decoded = call.decode(payload, scratch);
-  if (!decoded.ok()) {
-    *malformed = true;
-    return decoded.error();
-  }
-  return build_snapshot(*scratch, payload.size, max_bytes);
-}
-
 void record_refresh_failure(SnapshotStore* store, const char* service,
                             RefreshOutcome* outcome) noexcept {
   const uint64_t n = store->record_failure(outcome->error);

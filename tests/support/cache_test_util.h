@@ -1,8 +1,9 @@
 // Helpers of the Level-3 cache / consumer tests: a cgroups-snapshot
 // provider on its own libuv thread whose behaviour the test switches at run
 // time (serve the publisher's snapshot, answer with malformed bytes, stall
-// until released, serve layout 1 only), and item sets whose every field
-// encodes their generation so readers can check consistency.
+// until released, serve layout 1 only), item sets whose every field encodes
+// their generation so readers can check consistency, and a SnapshotCache of
+// such a provider.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,7 +20,9 @@
 #include "cgroups_provider/publisher.h"
 #include "netipc/bytes.h"
 #include "netipc/cgroup_item.h"
+#include "netipc/client_config.h"
 #include "netipc/codec/cgroups.h"
+#include "netipc/snapshot_cache_client.h"
 #include "netipc/uv/server.h"
 #include "netipc/uv/server_thread.h"
 #include "netipc/wire.h"
@@ -81,6 +84,8 @@ class TestProvider {
     cgroups_provider::SnapshotPublisher publisher;
     std::atomic<Mode> mode{Mode::kServe};
     std::atomic<uint64_t> requests{0};
+    // By the layout the request asked for (index 1 and 2; 0: undecodable).
+    std::atomic<uint64_t> layout_requests[3] = {};
     std::mutex mu;
     std::condition_variable cv;
     bool released = false;
@@ -134,6 +139,10 @@ class TestProvider {
     shared_->cv.notify_all();
   }
   uint64_t requests() const { return shared_->requests.load(); }
+  // Requests that asked for `layout` (1 or 2), whatever the mode answered.
+  uint64_t requests_for_layout(uint16_t layout) const {
+    return shared_->layout_requests[layout].load();
+  }
   uv::ServerStats stats() { return thread_->server().stats(); }
 
  private:
@@ -143,6 +152,8 @@ class TestProvider {
     Handler serve = s->publisher.handler();
     return [s, serve](ByteSpan request, ResponseWriter& out) -> Status {
       s->requests.fetch_add(1);
+      auto asked = codec::decode_cgroups_request(request, codec::kCgroupsLayoutsAll);
+      s->layout_requests[asked.ok() ? *asked : 0].fetch_add(1);
       switch (s->mode.load()) {
         case Mode::kServe:
           return serve(request, out);
@@ -187,5 +198,22 @@ class TestProvider {
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<uv::ServerThread> thread_;
 };
+
+// A SnapshotCache of the provider at (dir, service): 5 s call timeout,
+// `layout` (0 = automatic) and `auth_token` as given. Null, and a test
+// failure, when create() fails.
+inline std::unique_ptr<SnapshotCache> make_cache(const std::string& dir, const std::string& service,
+                                                 uint16_t layout = 0, uint64_t auth_token = 0) {
+  ClientConfig c;
+  c.run_dir = dir;
+  c.service = service;
+  c.auth_token = auth_token;
+  c.call_timeout_ms = 5000;
+  SnapshotCacheOptions o;
+  o.layout = layout;
+  auto r = SnapshotCache::create(c, o);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  return r.ok() ? std::move(*r) : nullptr;
+}
 
 }  // namespace netipc::cache_test

@@ -60,6 +60,11 @@ struct CgroupsSnapshotClientConfig {
 // The Level-2 client config a snapshot client runs on (method, profiles,
 // response hint resolved). kInvalidArgument for a layout other than 0, 1, 2.
 Result<ClientConfig> snapshot_client_config(const CgroupsSnapshotClientConfig& config);
+// For callers that manage the Level-2 configuration themselves (the
+// SnapshotCache, the uv::Refresher): `config` as given, except that method
+// 0 means CGROUPS_SNAPSHOT. kInvalidArgument for another method or a layout
+// other than 0, 1, 2.
+Result<ClientConfig> snapshot_client_config(ClientConfig config, uint16_t layout);
 
 struct CgroupsSnapshotClientStatus {
   uint16_t layout = 0;           // the layout the next fetch asks for
@@ -74,10 +79,9 @@ class CgroupsSnapshotClient {
   // No I/O: the first fetch() connects.
   static Result<CgroupsSnapshotClient> create(const CgroupsSnapshotClientConfig& config);
   // For callers that manage the Level-2 configuration themselves (the
-  // SnapshotCache): `config` is used as given, except that method 0 means
-  // CGROUPS_SNAPSHOT. `layout` as CgroupsSnapshotClientConfig::layout.
-  // kInvalidArgument for another method or a layout other than 0, 1, 2;
-  // otherwise the errors of Client::create(). No I/O.
+  // SnapshotCache): `config` checked by snapshot_client_config(config,
+  // layout), then the errors of Client::create(). `layout` as
+  // CgroupsSnapshotClientConfig::layout. No I/O.
   static Result<CgroupsSnapshotClient> create(ClientConfig config, uint16_t layout);
 
   CgroupsSnapshotClient(CgroupsSnapshotClient&&) noexcept;

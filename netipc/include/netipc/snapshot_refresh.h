@@ -1,22 +1,20 @@
 // The transport-free half of a Level-3 refresh (shared/spec/netipc-levels.md
 // §3.1 steps 3-5), shared by the blocking SnapshotCache
 // (snapshot_cache_client.h) and the libuv Refresher (uv/refresher.h):
-// turning a CGROUPS_SNAPSHOT response payload into an immutable Snapshot,
-// and recording what a refresh attempt did in the SnapshotStore.
+// turning the decoded views of a CGROUPS_SNAPSHOT response into an immutable
+// Snapshot, and recording what a refresh attempt did in the SnapshotStore.
 //
-// A malformed response (the payload does not decode, or an item fails its
-// checks) is reported as such so that the caller drops the session. That is
-// our deliberate difference from upstream, which keeps a session that sent a
-// bad snapshot READY: a peer that produced one bad message is not trusted
-// for the next one (the Mojo rule: a bad message closes the pipe).
+// Decoding, the layout fallback and the treatment of a malformed response
+// (counted, session dropped: our deliberate difference from upstream, which
+// keeps a session that sent a bad snapshot READY) belong to the typed
+// clients both refresh paths run on: CgroupsSnapshotClient and
+// uv::AsyncCgroupsSnapshotClient.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
-#include "netipc/bytes.h"
-#include "netipc/cgroups_snapshot_call.h"
 #include "netipc/codec/cgroups.h"
 #include "netipc/result.h"
 #include "netipc/snapshot.h"
@@ -47,18 +45,6 @@ struct RefreshOutcome {
 Result<std::shared_ptr<const Snapshot>> build_snapshot(const codec::CgroupsSnapshotViews& views,
                                                        size_t payload_bytes,
                                                        uint64_t max_bytes) noexcept;
-
-// Decodes `payload` with the call's current layout into `scratch` (reused
-// across refreshes: its capacity is kept), then build_snapshot(). Errors:
-//   any decode error (kTruncated, kBadLayout, kOutOfBounds, kMissingNul,
-//     kBadAlignment, kBadItemCount, kProtocol): *malformed = true
-//   kLimitExceeded  larger than max_bytes (not malformed)
-//   kNoMemory       an allocation failed (not malformed)
-// `scratch` borrows `payload` afterwards; clear it before the payload dies
-// if it is kept.
-Result<std::shared_ptr<const Snapshot>> build_snapshot_from_response(
-    const CgroupsSnapshotCall& call, ByteSpan payload, codec::CgroupsSnapshotViews* scratch,
-    uint64_t max_bytes, bool* malformed) noexcept;
 
 // Records a failed attempt in the store (the current snapshot is kept) and
 // fills outcome->consecutive_failures. Logs a warning on the 1st, 11th,

@@ -8,10 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "netipc/cgroups_snapshot_call.h"
 #include "netipc/codec/cgroups.h"
-#include "netipc/uv/async_client.h"
-#include "netipc/wire.h"
+#include "netipc/uv/async_cgroups_snapshot_client.h"
 #include "sys_linux.h"
 
 namespace netipc::uv {
@@ -19,9 +17,10 @@ namespace netipc::uv {
 struct Refresher::Impl {
   uv_loop_t* loop = nullptr;
   Refresher* owner = nullptr;  // null once the Refresher is destroyed
-  std::unique_ptr<AsyncClient> client;
+  // The layout fallback and the malformed-snapshot rule live in this
+  // client: the Refresher only times, copies, builds and publishes.
+  std::unique_ptr<AsyncCgroupsSnapshotClient> client;
   std::shared_ptr<SnapshotStore> store;
-  CgroupsSnapshotCall call;
   RefresherConfig cfg;
   std::string service;
   RefreshCallback on_refresh;
@@ -43,6 +42,7 @@ struct Refresher::Impl {
   RefreshOutcome outcome;
   bool have_payload = false;
   std::vector<uint8_t> payload;  // the response, copied out of the client
+  Status decoded;                // of `payload`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
   int64_t call_start_ns = 0;
 
@@ -54,12 +54,9 @@ struct Refresher::Impl {
 
   uint64_t attempts = 0;
   uint64_t skipped = 0;
-  uint64_t malformed = 0;
-
-  explicit Impl(uint16_t layout) : call(layout) {}
 
   void start_attempt();
-  void on_call(Result<Message> reply);
+  void on_call(Result<ByteSpan> reply);
   void queue_work();
   void work_body();
   void complete();
@@ -88,8 +85,7 @@ void Refresher::Impl::start_attempt() {
   outcome = RefreshOutcome{};
   have_payload = false;
   call_start_ns = detail::monotonic_ns();
-  Status st = client->call(call.request(), 1, cfg.timeout_ms,
-                           [this](Result<Message> r) { on_call(std::move(r)); });
+  Status st = client->call(cfg.timeout_ms, [this](Result<ByteSpan> r) { on_call(std::move(r)); });
   if (!st.ok()) {
     // Cannot happen while we own the client and run one call at a time;
     // still reported through the normal (asynchronous) path.
@@ -98,28 +94,21 @@ void Refresher::Impl::start_attempt() {
   }
 }
 
-void Refresher::Impl::on_call(Result<Message> reply) {
+// The call includes any layout fallback (the client retries inside it).
+void Refresher::Impl::on_call(Result<ByteSpan> reply) {
   if (stopping) {
     busy = false;  // aborted by stop(): nothing to report
     return;
   }
-  if (!reply.ok() && call.fall_back_on(reply.error())) {
-    if (client
-            ->call(call.request(), 1, cfg.timeout_ms,
-                   [this](Result<Message> r) { on_call(std::move(r)); })
-            .ok()) {
-      return;
-    }
-  }
   outcome.call_ns = detail::monotonic_ns() - call_start_ns;
-  outcome.layout = call.layout();
+  outcome.layout = client->layout();
   if (!reply.ok()) {
     outcome.error = reply.error();
   } else {
-    // The message is only valid inside this callback: copy it out so the
+    // The payload is only valid inside this callback: copy it out so the
     // build can run on the threadpool.
-    payload.assign(reply->payload.data, reply->payload.data + reply->payload.size);
-    outcome.payload_bytes = reply->payload.size;
+    payload.assign(reply->data, reply->data + reply->size);
+    outcome.payload_bytes = reply->size;
     have_payload = true;
   }
   queue_work();
@@ -156,9 +145,12 @@ void Refresher::Impl::work_body() {
   const char* name = service.c_str();
   const int64_t t0 = detail::monotonic_ns();
   if (have_payload) {
-    bool bad = false;
-    auto snap = build_snapshot_from_response(call, ByteSpan(payload), &scratch,
-                                             cfg.max_snapshot_bytes, &bad);
+    // Decoding validates the header, the directory and every item. No call
+    // is in flight while the work runs, so the client's layout is stable.
+    decoded = client->decode_only(ByteSpan(payload), &scratch);
+    Result<std::shared_ptr<const Snapshot>> snap =
+        decoded.ok() ? build_snapshot(scratch, payload.size(), cfg.max_snapshot_bytes)
+                     : decoded.error();
     // Between refreshes (30 s) keep neither the copy nor the views: they
     // would double the resident size of a large cache.
     std::vector<uint8_t>().swap(payload);
@@ -167,7 +159,7 @@ void Refresher::Impl::work_body() {
       publish_refresh(store.get(), name, std::move(snap).value(), &outcome);
     } else {
       outcome.error = snap.error();
-      outcome.malformed = bad;
+      outcome.malformed = !decoded.ok();
       record_refresh_failure(store.get(), name, &outcome);
     }
   } else {
@@ -185,12 +177,9 @@ void Refresher::Impl::on_after_work(uv_work_t* w, int /*status*/) {
     self->maybe_finish();
     return;
   }
-  if (self->outcome.malformed) {
-    // Our difference from upstream: a peer that sent a malformed snapshot
-    // loses its session; the next refresh reconnects.
-    ++self->malformed;
-    (void)self->client->reset();
-  }
+  // A malformed snapshot is counted and drops the session (our difference
+  // from upstream); the next refresh reconnects.
+  if (self->have_payload) (void)self->client->settle_decode(self->decoded);
   self->complete();
 }
 
@@ -245,29 +234,17 @@ Result<std::unique_ptr<Refresher>> Refresher::create(uv_loop_t* loop, ClientConf
   if (loop == nullptr || !store) {
     return make_error(Errc::kInvalidArgument, "Refresher: null loop or store");
   }
-  const auto method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
-  if (config.method == 0) config.method = method;
-  if (config.method != method) {
-    return make_error(Errc::kInvalidArgument, "Refresher: method must be CGROUPS_SNAPSHOT");
-  }
-  if (refresher.layout > codec::kCgroupsLayoutProtobuf) {
-    return make_error(Errc::kInvalidArgument, "Refresher: layout must be 0, 1 or 2");
-  }
   if (refresher.interval_ms <= 0) refresher.interval_ms = kRefresherDefaultIntervalMs;
-  // The AsyncClient is UDS only: offer what it can do.
-  if (config.supported_profiles != 0) {
-    config.supported_profiles &= wire::kProfileUds;
-    if (config.supported_profiles == 0) config.supported_profiles = wire::kProfileUds;
-    config.preferred_profiles &= config.supported_profiles;
-  }
-  auto client = AsyncClient::create(loop, config);
+  const std::string service = config.service;
+  // Checks the method and the layout; strips the SHM profiles.
+  auto client = AsyncCgroupsSnapshotClient::create(loop, std::move(config), refresher.layout);
   if (!client.ok()) return client.error();
-  auto* impl = new Impl(refresher.layout);
+  auto* impl = new Impl();
   impl->loop = loop;
   impl->client = std::move(*client);
   impl->store = std::move(store);
   impl->cfg = refresher;
-  impl->service = config.service;
+  impl->service = service;
   const int rc = uv_timer_init(loop, &impl->timer);
   if (rc != 0) {
     impl->stopping = true;
@@ -349,13 +326,13 @@ uint64_t Refresher::skipped_ticks() const {
   return impl_->skipped;
 }
 uint64_t Refresher::malformed_count() const {
-  return impl_->malformed;
+  return impl_->client->status().malformed_count;
 }
 uint16_t Refresher::layout() const {
-  return impl_->call.layout();
+  return impl_->client->layout();
 }
 ClientStatus Refresher::client_status() const {
-  return impl_->client->status();
+  return impl_->client->status().client;
 }
 const std::shared_ptr<SnapshotStore>& Refresher::store() const {
   return impl_->store;

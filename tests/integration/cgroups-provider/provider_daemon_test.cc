@@ -119,7 +119,7 @@ TEST_F(ProviderDaemon, AddedCgroupAppearsAndRemovedOneDisappearsAfterARescan) {
       &*f, [&](const Fetched& s) { return s.find_path(procs("/app.scope")) == nullptr; }, &gone));
   EXPECT_GT(gone.generation, seen.generation);
   // The same client session all along: rescans never disturb consumers.
-  EXPECT_EQ(f->client().status().connect_count, 1u);
+  EXPECT_EQ(f->client_status().connect_count, 1u);
 }
 
 TEST_F(ProviderDaemon, SigtermStopsCleanlyAndRemovesTheSocket) {
@@ -171,7 +171,7 @@ TEST_F(ProviderDaemon, SigintStopsCleanlyWithSharedMemorySessions) {
   auto f = SnapshotFetcher::create(run_.path(), service_, o);
   ASSERT_TRUE(f.ok());
   ASSERT_TRUE(f->fetch().ok());
-  EXPECT_EQ(f->client().status().selected_profile, wire::kProfileShmHybrid);
+  EXPECT_EQ(f->client_status().selected_profile, wire::kProfileShmHybrid);
   p.kill_with(SIGINT);
   EXPECT_EQ(p.wait(std::chrono::seconds(20)), 0) << p.output();
   // Socket and every SHM region are gone from the run directory.

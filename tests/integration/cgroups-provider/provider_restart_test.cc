@@ -59,7 +59,7 @@ TEST_P(ProviderRestart, ConsumerReconnectsAfterKill9AndRestart) {
   Fetched cached = *got;  // what a cache would keep serving
   ASSERT_NE(cached.find("cgroup_before-scope"), nullptr);
   if (shm()) {
-    ASSERT_EQ(consumer->client().status().selected_profile, wire::kProfileShmHybrid);
+    ASSERT_EQ(consumer->client_status().selected_profile, wire::kProfileShmHybrid);
   }
 
   first.kill_with(SIGKILL);
@@ -89,10 +89,10 @@ TEST_P(ProviderRestart, ConsumerReconnectsAfterKill9AndRestart) {
   EXPECT_NE(cached.find("cgroup_before-scope"), nullptr);
   // The restarted provider's generations continue above the old ones.
   EXPECT_GT(cached.generation, got->generation);
-  EXPECT_GE(consumer->client().status().reconnect_count + consumer->client().status().connect_count,
+  EXPECT_GE(consumer->client_status().reconnect_count + consumer->client_status().connect_count,
             2u);
   if (shm()) {
-    EXPECT_EQ(consumer->client().status().selected_profile, wire::kProfileShmHybrid);
+    EXPECT_EQ(consumer->client_status().selected_profile, wire::kProfileShmHybrid);
     EXPECT_NE(second.output().find("stale shared-memory region"), std::string::npos)
         << second.output();
   }

@@ -1,7 +1,9 @@
 // uv::AsyncCgroupsSnapshotClient on a real libuv loop: the layout fallback
 // against the layout-1-only spec server, both layouts against our server,
 // a loop that keeps running its timers while a fetch waits on a server that
-// never answers, close during a fetch, and a malformed snapshot.
+// never answers, close during a fetch, a malformed snapshot, and the halves
+// of a fetch (call, decode, decode off the loop and settle) the uv::Refresher
+// runs on.
 #include <uv.h>
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client_test_server.h"
@@ -277,9 +280,7 @@ TEST(AsyncCgroupsSnapshotClient, CloseDuringAFetchDeliversAbortedThenClosed) {
 TEST(AsyncCgroupsSnapshotClient, MalformedSnapshotFailsTheFetchAndDropsTheSession) {
   TempDir dir;
   test::TestServer server(dir.path(), "bad", test::basic_policy(),
-                          [](const wire::Header&, ByteSpan, const wire::HelloAck&) {
-                            return test::Reply::ok(std::vector<uint8_t>(9, 0xFF));
-                          });
+                          test::undecodable_snapshot_handler());
   ASSERT_TRUE(server.ok()) << server.error();
   TestLoop l;
   auto client = make_client(&l.loop, client_config(dir.path(), "bad", kUds));
@@ -300,6 +301,85 @@ TEST(AsyncCgroupsSnapshotClient, MalformedSnapshotFailsTheFetchAndDropsTheSessio
   EXPECT_EQ(state_in_done, ClientState::kDisconnected);
   EXPECT_EQ(client->status().malformed_count, 1u);
   EXPECT_EQ(client->status().layout, codec::kCgroupsLayoutProtobuf);
+  client.reset();
+  EXPECT_EQ(l.close(), 0);
+}
+
+TEST(AsyncCgroupsSnapshotClient, CallHandsTheRawPayloadWhichDecodesOnAnyThread) {
+  TempDir dir;
+  const std::vector<CgroupItem> items = make_items(50);
+  auto server =
+      start_snapshot_server(snapshot_server_config(dir.path(), "raw", kUds), share(items), 4);
+  ASSERT_TRUE(server->thread);
+  TestLoop l;
+  auto client = make_client(&l.loop, client_config(dir.path(), "raw", kUds));
+  ASSERT_TRUE(client);
+  l.on_guard = [&] { client->close(nullptr); };
+  EXPECT_EQ(client->call(0, nullptr).code(), Errc::kInvalidArgument);
+  std::vector<uint8_t> raw;
+  Copy decoded_in_done;
+  ASSERT_TRUE(client
+                  ->call(0,
+                         [&](Result<ByteSpan> r) {
+                           ASSERT_TRUE(r.ok()) << r.error().message();
+                           raw.assign(r->data, r->data + r->size);
+                           codec::CgroupsSnapshotViews views;
+                           Status st = client->decode(*r, &views);
+                           decoded_in_done = copy_of(st.ok() ? FetchResult(&views) : st.error());
+                         })
+                  .ok());
+  EXPECT_TRUE(client->fetch_in_flight());
+  EXPECT_EQ(client->fetch(0, [](FetchResult) {}).code(), Errc::kInvalidArgument);
+  EXPECT_EQ(client->call(0, [](Result<ByteSpan>) {}).code(), Errc::kInvalidArgument);
+  l.run();  // an idle client keeps nothing alive
+  ASSERT_EQ(decoded_in_done.code, Errc::kOk);
+  EXPECT_EQ(decoded_in_done.generation, 5u);
+  EXPECT_EQ(decoded_in_done.items.size(), items.size());
+  EXPECT_EQ(client->status().fetch_count, 1u);
+
+  // The copy decodes on another thread with the layout of the call (2).
+  codec::CgroupsSnapshotViews views;
+  Status off_loop = make_error(Errc::kInternalError, "not run");
+  std::thread([&] { off_loop = client->decode_only(ByteSpan(raw), &views); }).join();
+  ASSERT_TRUE(off_loop.ok()) << off_loop.error().message();
+  EXPECT_EQ(views.generation, 5u);
+  expect_items_equal(views, items, codec::kCgroupsLayoutProtobuf);
+  EXPECT_TRUE(client->settle_decode(off_loop).ok());
+  EXPECT_EQ(client->status().fetch_count, 2u);
+  EXPECT_EQ(client->state(), ClientState::kReady);
+  client.reset();
+  EXPECT_EQ(l.close(), 0);
+}
+
+TEST(AsyncCgroupsSnapshotClient, SettlingAMalformedDecodeCountsItAndDropsTheSession) {
+  TempDir dir;
+  test::TestServer server(dir.path(), "bad2", test::basic_policy(),
+                          test::undecodable_snapshot_handler());
+  ASSERT_TRUE(server.ok()) << server.error();
+  TestLoop l;
+  auto client = make_client(&l.loop, client_config(dir.path(), "bad2", kUds));
+  ASSERT_TRUE(client);
+  l.on_guard = [&] { client->close(nullptr); };
+  std::vector<uint8_t> raw;
+  ASSERT_TRUE(client
+                  ->call(0,
+                         [&](Result<ByteSpan> r) {
+                           ASSERT_TRUE(r.ok()) << r.error().message();
+                           raw.assign(r->data, r->data + r->size);
+                         })
+                  .ok());
+  l.run();
+  ASSERT_EQ(raw.size(), 9u);
+  codec::CgroupsSnapshotViews views;
+  const Status decoded = client->decode_only(ByteSpan(raw), &views);
+  EXPECT_FALSE(decoded.ok());
+  // Decoding alone touches neither the session nor the counters.
+  EXPECT_EQ(client->state(), ClientState::kReady);
+  EXPECT_EQ(client->status().malformed_count, 0u);
+  EXPECT_EQ(client->settle_decode(decoded).code(), decoded.code());
+  EXPECT_EQ(client->state(), ClientState::kDisconnected);
+  EXPECT_EQ(client->status().malformed_count, 1u);
+  EXPECT_EQ(client->status().fetch_count, 0u);
   client.reset();
   EXPECT_EQ(l.close(), 0);
 }

@@ -157,11 +157,8 @@ TEST(CgroupsSnapshotClient, CreateRejectsAnUnknownLayout) {
 
 TEST(CgroupsSnapshotClient, MalformedSnapshotFailsTheFetchAndDropsTheSession) {
   TempDir dir;
-  // Answers OK with bytes that are no snapshot in either layout.
   test::TestServer server(dir.path(), "bad", test::basic_policy(),
-                          [](const wire::Header&, ByteSpan, const wire::HelloAck&) {
-                            return test::Reply::ok(std::vector<uint8_t>(9, 0xFF));
-                          });
+                          test::undecodable_snapshot_handler());
   ASSERT_TRUE(server.ok()) << server.error();
   auto client = CgroupsSnapshotClient::create(client_config(dir.path(), "bad", kUds));
   ASSERT_TRUE(client.ok());

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli_test_util.h"
 #include "netipc/bytes.h"
 #include "test_support.h"
 
@@ -23,7 +24,7 @@ namespace {
 class CliCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cli_ = test::built_binary("tools/netipc-cli");
+    cli_ = cli_test::cli();
     ASSERT_EQ(::access(cli_.c_str(), X_OK), 0) << cli_;
     // Two cgroups with real cgroup.procs files, one disabled item.
     ::mkdir(dir_.file("web").c_str(), 0755);

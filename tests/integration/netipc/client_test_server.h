@@ -241,4 +241,12 @@ inline ServerPolicy basic_policy(uint64_t token = 0) {
   return p;
 }
 
+// Answers every request OK with 9 bytes that are no cgroups snapshot in
+// either layout: for the malformed-snapshot tests of the typed clients.
+inline TestServer::Handler undecodable_snapshot_handler() {
+  return [](const wire::Header&, ByteSpan, const wire::HelloAck&) {
+    return Reply::ok(std::vector<uint8_t>(9, 0xFF));
+  };
+}
+
 }  // namespace netipc::test

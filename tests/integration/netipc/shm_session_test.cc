@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_test_util.h"
 #include "netipc/session.h"
 #include "shm_session_test_util.h"
 
@@ -88,7 +89,7 @@ TEST_F(ShmSession, NegotiationPicksShmWhenBothOfferItAndTheSocketOtherwise) {
 }
 
 TEST_F(ShmSession, CliCallOverShmReportsShmHybridAndAnswers42) {
-  const std::string cli = std::string(NETIPC_BINARY_DIR) + "/tools/netipc-cli";
+  const std::string cli = cli_test::cli();
   test::Child serve = test::Child::spawn({cli, "serve", "increment", "--run-dir", dir_.path(),
                                           "--service", service_, "--transport", "shm"});
   ASSERT_TRUE(serve.valid());

@@ -29,17 +29,8 @@ int64_t now_ms() {
 
 class SnapshotCacheTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SnapshotCache> make_cache(uint64_t token = 0, uint16_t layout = 0) {
-    ClientConfig c;
-    c.run_dir = dir_.path();
-    c.service = service_;
-    c.auth_token = token;
-    c.call_timeout_ms = 5000;
-    SnapshotCacheOptions o;
-    o.layout = layout;
-    auto r = SnapshotCache::create(c, o);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? std::move(*r) : nullptr;
+  std::unique_ptr<SnapshotCache> make_cache(uint64_t token = 0) {
+    return cache_test::make_cache(dir_.path(), service_, 0, token);
   }
   // Every served item is found with all fields equal.
   static void expect_serves(const SnapshotCache& cache, const std::vector<CgroupItem>& items,

@@ -29,15 +29,7 @@ class SnapshotCacheFailureTest : public ::testing::Test {
     gen_ = provider_->publish(items_);
   }
   std::unique_ptr<SnapshotCache> make_cache(uint16_t layout = 0) {
-    ClientConfig c;
-    c.run_dir = dir_.path();
-    c.service = service_;
-    c.call_timeout_ms = 5000;
-    SnapshotCacheOptions o;
-    o.layout = layout;
-    auto r = SnapshotCache::create(c, o);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? std::move(*r) : nullptr;
+    return cache_test::make_cache(dir_.path(), service_, layout);
   }
   void expect_previous_kept(const SnapshotCache& cache) {
     const CacheStatus st = cache.status();

@@ -54,17 +54,32 @@ class UvRefresherTest : public ::testing::Test {
     return ok;
   }
 
-  std::unique_ptr<Refresher> make(int interval_ms, std::shared_ptr<SnapshotStore> store = nullptr) {
+  std::unique_ptr<Refresher> make(int interval_ms, uint16_t layout = 0) {
     ClientConfig c;
     c.run_dir = dir_.path();
     c.service = service_;
     c.call_timeout_ms = 5000;
     RefresherConfig rc;
     rc.interval_ms = interval_ms;
-    store_ = store ? store : std::make_shared<SnapshotStore>();
+    rc.layout = layout;
+    store_ = std::make_shared<SnapshotStore>();
     auto r = Refresher::create(&loop_, c, store_, rc);
     EXPECT_TRUE(r.ok()) << r.error().message();
     return r.ok() ? std::move(*r) : nullptr;
+  }
+
+  // Records every outcome of `r` in seen_, starts it and runs the loop
+  // until the first refresh was delivered.
+  void start_recorded(Refresher* r) {
+    ASSERT_TRUE(r->set_on_refresh([this](const RefreshOutcome& o) { seen_.push_back(o); }).ok());
+    ASSERT_TRUE(r->start().ok());
+    ASSERT_TRUE(run_until([&] { return seen_.size() == 1; }));
+  }
+  // refresh_now(), then runs the loop until its outcome was delivered.
+  void refresh_recorded(Refresher* r) {
+    const size_t n = seen_.size();
+    ASSERT_TRUE(r->refresh_now());
+    ASSERT_TRUE(run_until([&] { return seen_.size() == n + 1; }));
   }
 
   void stop(Refresher* r) {
@@ -77,6 +92,7 @@ class UvRefresherTest : public ::testing::Test {
   test::TempDir dir_;
   std::string service_ = test::unique_service("refr");
   std::shared_ptr<SnapshotStore> store_;
+  std::vector<RefreshOutcome> seen_;  // by start_recorded()
 };
 
 TEST_F(UvRefresherTest, CreateValidates) {
@@ -86,6 +102,9 @@ TEST_F(UvRefresherTest, CreateValidates) {
   auto store = std::make_shared<SnapshotStore>();
   EXPECT_EQ(Refresher::create(nullptr, c, store).code(), Errc::kInvalidArgument);
   EXPECT_EQ(Refresher::create(&loop_, c, nullptr).code(), Errc::kInvalidArgument);
+  RefresherConfig rc;
+  rc.layout = 3;
+  EXPECT_EQ(Refresher::create(&loop_, c, store, rc).code(), Errc::kInvalidArgument);
   c.method = static_cast<uint16_t>(wire::Method::kIncrement);
   EXPECT_EQ(Refresher::create(&loop_, c, store).code(), Errc::kInvalidArgument);
 }
@@ -208,25 +227,20 @@ TEST_F(UvRefresherTest, MalformedAnswerDropsTheSession) {
   auto p = TestProvider::start(dir_.path(), service_, 5);
   const uint64_t gen = p->publish(items_of(5, 8));
   auto r = make(3600 * 1000);
-  std::vector<RefreshOutcome> seen;
-  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
-  ASSERT_TRUE(r->start().ok());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 1; }));
-  ASSERT_TRUE(seen[0].ok());
+  ASSERT_NO_FATAL_FAILURE(start_recorded(r.get()));
+  ASSERT_TRUE(seen_[0].ok());
 
   p->set_mode(Mode::kGarbage);
-  ASSERT_TRUE(r->refresh_now());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 2; }));
-  EXPECT_TRUE(seen[1].malformed);
+  ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+  EXPECT_TRUE(seen_[1].malformed);
   EXPECT_EQ(r->malformed_count(), 1u);
   EXPECT_EQ(r->client_status().state, ClientState::kDisconnected);
   EXPECT_EQ(store_->status().connection_state, ClientState::kDisconnected);
   EXPECT_EQ(store_->status().generation, gen);  // kept
 
   p->set_mode(Mode::kServe);
-  ASSERT_TRUE(r->refresh_now());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 3; }));
-  EXPECT_TRUE(seen[2].ok());
+  ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+  EXPECT_TRUE(seen_[2].ok());
   EXPECT_EQ(r->client_status().connect_count, 2u);
   stop(r.get());
 }
@@ -327,30 +341,75 @@ TEST_F(UvRefresherTest, LayoutOnePeerAndTimeouts) {
   auto made = Refresher::create(&loop_, c, store_, rc);
   ASSERT_TRUE(made.ok());
   auto& r = *made;
-  std::vector<RefreshOutcome> seen;
-  ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
-  ASSERT_TRUE(r->start().ok());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 1; }));
-  ASSERT_TRUE(seen[0].ok()) << seen[0].error.message();
-  EXPECT_EQ(seen[0].layout, codec::kCgroupsLayoutBinary);
+  ASSERT_NO_FATAL_FAILURE(start_recorded(r.get()));
+  ASSERT_TRUE(seen_[0].ok()) << seen_[0].error.message();
+  EXPECT_EQ(seen_[0].layout, codec::kCgroupsLayoutBinary);
   EXPECT_EQ(r->layout(), codec::kCgroupsLayoutBinary);
   EXPECT_EQ(store_->status().generation, gen);
 
   // A provider that stalls past the timeout: kTimeout, snapshot kept,
   // session BROKEN; the next refresh reconnects.
   p->set_mode(Mode::kStall);
-  ASSERT_TRUE(r->refresh_now());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 2; }));
-  EXPECT_EQ(seen[1].error.code, Errc::kTimeout);
+  ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+  EXPECT_EQ(seen_[1].error.code, Errc::kTimeout);
   EXPECT_EQ(store_->status().connection_state, ClientState::kBroken);
   EXPECT_EQ(store_->status().generation, gen);
   p->set_mode(Mode::kServe);
   p->release();
   const uint64_t reconnects = r->client_status().reconnect_count;
-  ASSERT_TRUE(r->refresh_now());
-  ASSERT_TRUE(run_until([&] { return seen.size() == 3; }));
-  EXPECT_TRUE(seen[2].ok()) << seen[2].error.message();
+  ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+  EXPECT_TRUE(seen_[2].ok()) << seen_[2].error.message();
   EXPECT_EQ(r->client_status().reconnect_count, reconnects + 1);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, AgainstALayout1OnlyPeerFallsBackOnceAndStaysOnLayout1) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  const uint64_t gen = p->publish(items_of(11, 6));
+  p->set_mode(Mode::kLayout1Only);
+  auto r = make(3600 * 1000);
+  EXPECT_EQ(r->layout(), codec::kCgroupsLayoutProtobuf);
+  ASSERT_NO_FATAL_FAILURE(start_recorded(r.get()));
+  // The rejection stays inside the first refresh: it succeeds in layout 1.
+  ASSERT_TRUE(seen_[0].ok()) << seen_[0].error.message();
+  EXPECT_EQ(seen_[0].layout, codec::kCgroupsLayoutBinary);
+  EXPECT_EQ(store_->status().generation, gen);
+  const uint64_t asked_layout2 = p->requests_for_layout(codec::kCgroupsLayoutProtobuf);
+  EXPECT_GE(asked_layout2, 1u);
+  EXPECT_EQ(p->requests_for_layout(codec::kCgroupsLayoutBinary), 1u);
+  const ClientStatus after_fallback = r->client_status();
+
+  // Every later refresh asks for layout 1 at once, on the same session.
+  for (int later = 0; later < 3; ++later) {
+    ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+    EXPECT_TRUE(seen_.back().ok()) << seen_.back().error.message();
+    EXPECT_EQ(seen_.back().layout, codec::kCgroupsLayoutBinary);
+  }
+  EXPECT_EQ(p->requests_for_layout(codec::kCgroupsLayoutProtobuf), asked_layout2);
+  EXPECT_EQ(p->requests_for_layout(codec::kCgroupsLayoutBinary), 4u);
+  EXPECT_EQ(r->layout(), codec::kCgroupsLayoutBinary);
+  EXPECT_EQ(r->client_status().connect_count, after_fallback.connect_count);
+  EXPECT_EQ(r->client_status().reconnect_count, after_fallback.reconnect_count);
+  stop(r.get());
+}
+
+TEST_F(UvRefresherTest, ForcedToLayout2AgainstALayout1OnlyPeerNeverFallsBack) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(12, 6));
+  p->set_mode(Mode::kLayout1Only);
+  auto r = make(3600 * 1000, codec::kCgroupsLayoutProtobuf);
+  ASSERT_NO_FATAL_FAILURE(start_recorded(r.get()));
+  ASSERT_NO_FATAL_FAILURE(refresh_recorded(r.get()));
+  for (const RefreshOutcome& o : seen_) {
+    EXPECT_EQ(o.error.code, Errc::kBadEnvelope) << o.error.message();
+    EXPECT_EQ(o.layout, codec::kCgroupsLayoutProtobuf);
+    EXPECT_FALSE(o.malformed);
+  }
+  EXPECT_EQ(r->layout(), codec::kCgroupsLayoutProtobuf);
+  EXPECT_GE(p->requests_for_layout(codec::kCgroupsLayoutProtobuf), 2u);
+  EXPECT_EQ(p->requests_for_layout(codec::kCgroupsLayoutBinary), 0u);
+  EXPECT_FALSE(store_->ready());
+  EXPECT_EQ(store_->status().refresh_failure_count, 2u);
   stop(r.get());
 }
 

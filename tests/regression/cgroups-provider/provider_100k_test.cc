@@ -159,7 +159,7 @@ TEST_F(Provider100k, ServedAndFetchedCompletelyInBothLayoutsAndAfterChurn) {
     EXPECT_EQ(got->generation, generation);  // no change between the fetches
     expect_complete(*got, w.o.layout == 2);
     // The server's ceiling covered the snapshot on the first session.
-    EXPECT_EQ(f->client().status().reconnect_count, 0u);
+    EXPECT_EQ(f->client_status().reconnect_count, 0u);
   }
 
   // Churn: 1,000 docker containers replaced by new ones.

@@ -172,7 +172,7 @@ TEST_F(ProviderTest, ClientsSeeANewGenerationOnTheirNextCall) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->generation, a->generation + 1);
   EXPECT_EQ(b->items.size(), 6u);
-  EXPECT_EQ(f->client().status().connect_count, 1u);
+  EXPECT_EQ(f->client_status().connect_count, 1u);
 }
 
 TEST_F(ProviderTest, UnknownLayoutRequestIsRejectedAndCounted) {
@@ -201,7 +201,7 @@ TEST_F(ProviderTest, ResponseCeilingCoversALargeSnapshot) {
   ASSERT_TRUE(got.ok()) << got.error().message();
   EXPECT_EQ(got->items.size(), 5000u);
   // The first session's ceiling already fit: no overflow reconnects.
-  EXPECT_EQ(f->client().status().reconnect_count, 0u);
+  EXPECT_EQ(f->client_status().reconnect_count, 0u);
 }
 
 TEST_F(ProviderTest, PublishFromAnotherThreadReturnsAtOnceAndLatestWins) {

@@ -1,6 +1,7 @@
-// A cgroups-snapshot consumer for provider tests: a real netipc::Client and
-// the typed call, returning owned items. Also the provider binary's path and
-// a spawner that captures its stdout and stderr together.
+// A cgroups-snapshot consumer for provider tests: a real
+// netipc::CgroupsSnapshotClient (layout fallback and all), returning owned
+// items. Also the provider binary's path and a spawner that captures its
+// stdout and stderr together.
 #pragma once
 
 #include <algorithm>
@@ -9,8 +10,8 @@
 #include <vector>
 
 #include "netipc/cgroup_item.h"
-#include "netipc/cgroups_snapshot_call.h"
-#include "netipc/client.h"
+#include "netipc/cgroups_snapshot_client.h"
+#include "netipc/client_state.h"
 #include "netipc/codec/cgroups.h"
 #include "netipc/wire.h"
 #include "test_support.h"
@@ -48,62 +49,49 @@ class SnapshotFetcher {
  public:
   static Result<SnapshotFetcher> create(const std::string& run_dir, const std::string& service,
                                         const FetcherOptions& o = {}) {
-    ClientConfig c;
+    CgroupsSnapshotClientConfig c;
     c.run_dir = run_dir;
     c.service = service;
-    c.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
     c.auth_token = o.auth_token;
+    c.layout = o.layout;
+    c.supported_profiles = o.shm ? wire::kProfileUds | wire::kProfileShmHybrid : wire::kProfileUds;
+    c.preferred_profiles = o.shm ? wire::kProfileShmHybrid : 0;
     c.call_timeout_ms = o.timeout_ms;
     c.connect_timeout_ms = o.timeout_ms;
-    if (o.shm) {
-      c.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
-      c.preferred_profiles = wire::kProfileShmHybrid;
-    }
-    auto client = Client::create(c);
+    auto client = CgroupsSnapshotClient::create(c);
     if (!client.ok()) return client.error();
-    return SnapshotFetcher(std::move(*client), o.layout);
+    return SnapshotFetcher(std::move(*client));
   }
 
-  // One CGROUPS_SNAPSHOT call, decoded into owned items.
+  // One CGROUPS_SNAPSHOT fetch (the client's layout fallback included),
+  // decoded into owned items.
   Result<Fetched> fetch() {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto msg = client_.call(call_.request());
-      if (!msg.ok()) {
-        if (call_.fall_back_on(msg.error())) continue;
-        return msg.error();
-      }
-      codec::CgroupsSnapshotViews views;
-      Status st = call_.decode(msg->payload, &views);
-      if (!st.ok()) return st.error();
-      Fetched f;
-      f.generation = views.generation;
-      f.systemd_enabled = views.systemd_enabled;
-      f.layout = call_.layout();
-      f.items.reserve(views.items.size());
-      for (const auto& v : views.items)
-        f.items.push_back(v.to_owned());
-      return f;
-    }
-    return make_error(Errc::kInternalError, "layout fallback loop");
+    auto views = client_.fetch();
+    if (!views.ok()) return views.error();
+    Fetched f;
+    f.generation = (*views)->generation;
+    f.systemd_enabled = (*views)->systemd_enabled;
+    f.layout = client_.layout();
+    f.items.reserve((*views)->items.size());
+    for (const auto& v : (*views)->items)
+      f.items.push_back(v.to_owned());
+    return f;
   }
 
-  // One call, decoded but not copied: only the generation is returned
+  // One fetch, decoded but not copied: only the generation is returned
   // (cheap polling of a big snapshot).
   Result<uint64_t> fetch_generation() {
-    auto msg = client_.call(call_.request());
-    if (!msg.ok()) return msg.error();
-    Status st = call_.decode(msg->payload, &views_);
-    if (!st.ok()) return st.error();
-    return views_.generation;
+    auto views = client_.fetch();
+    if (!views.ok()) return views.error();
+    return (*views)->generation;
   }
 
-  Client& client() { return client_; }
+  // The Level-2 state and counters (connects, reconnects, selected profile).
+  ClientStatus client_status() const { return client_.status().client; }
 
  private:
-  SnapshotFetcher(Client c, uint16_t layout) : client_(std::move(c)), call_(layout) {}
-  Client client_;
-  CgroupsSnapshotCall call_;
-  codec::CgroupsSnapshotViews views_;
+  explicit SnapshotFetcher(CgroupsSnapshotClient c) : client_(std::move(c)) {}
+  CgroupsSnapshotClient client_;
 };
 
 inline std::string provider_binary() {

@@ -2,13 +2,14 @@
 // loop the caller owns. Integrator guide: docs/consumer.md.
 //
 // Every `interval_ms` (default 30000, the first one right after start()) it
-// asks the provider for a snapshot through a uv::AsyncClient (UDS only; the
-// connect, the request and the response never block the loop), then builds
-// the new immutable Snapshot on the libuv threadpool (uv_queue_work) and
-// publishes it into a SnapshotStore shared with readers on any thread.
-// Same rules as the blocking SnapshotCache: layout 2 with fallback to 1,
-// the previous snapshot kept on any failure, and a malformed response drops
-// the session (our difference from upstream).
+// asks the provider for a snapshot through a uv::AsyncCgroupsSnapshotClient
+// (UDS only; the connect, the request and the response never block the
+// loop), then decodes it and builds the new immutable Snapshot on the libuv
+// threadpool (uv_queue_work) and publishes it into a SnapshotStore shared
+// with readers on any thread. Same rules as the blocking SnapshotCache, and
+// from the same place: the typed client's layout 2 with fallback to 1 and
+// its malformed-response rule (counted, session dropped: our difference
+// from upstream); the previous snapshot is kept on any failure.
 //
 // Why the build runs off the loop: decoding and indexing 100k items takes
 // tens of milliseconds (~30 ms Release, more in Debug), which would stall
