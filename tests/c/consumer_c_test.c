@@ -218,6 +218,11 @@ static void check_loop(netipc_ebpf_consumer* c) {
 #endif
 
 int main(void) {
+  if (access(NETIPC_TEST_HELPER, X_OK) != 0) {
+    fprintf(stderr, "consumer_c_test: the provider helper %s is missing (build the whole tree)\n",
+            NETIPC_TEST_HELPER);
+    return 1;
+  }
   snprintf(run_dir, sizeof run_dir, "/tmp/nipc-c-XXXXXX");
   if (mkdtemp(run_dir) == NULL) {
     perror("mkdtemp");
