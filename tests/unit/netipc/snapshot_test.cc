@@ -187,6 +187,10 @@ TEST(Snapshot, OwnsItsStringsInOneArena) {
 
 // Hashes that agree in their low 16 bits (or differ only there) would pile
 // into one chain with a `hash & mask` bucket; the mixed bucket spreads them.
+// The bucket mix is seeded per snapshot, so the longest probe varies from run
+// to run: over 60,000 seeds (30,000 keys in 65,536 slots) it exceeded 48 once
+// in ~5,000 and reached 67 at most. 80 keeps a false failure out of reach and
+// stays below the 128 that would switch to the name-keyed index.
 TEST(Snapshot, HashesCollidingInLowBitsKeepProbesShort) {
   for (int shift : {16, 0}) {
     std::vector<CgroupItem> items;
@@ -199,7 +203,7 @@ TEST(Snapshot, HashesCollidingInLowBitsKeepProbesShort) {
     ASSERT_NE(snap, nullptr);
     auto st = snap->index_stats();
     EXPECT_FALSE(st.name_keyed) << "distinct hashes never need the fallback";
-    EXPECT_LE(st.max_probe, 48u) << "shift " << shift;
+    EXPECT_LE(st.max_probe, 80u) << "shift " << shift;
     EXPECT_LT(st.mean_probe, 2.0) << "shift " << shift;
     for (const auto& it : items)
       ASSERT_NE(snap->find(it.hash, it.name), nullptr);
