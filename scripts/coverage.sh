@@ -3,7 +3,7 @@
 # preset plus gcov, so one build and one test run give both the sanitizer
 # verdict and the coverage figure; CI runs this as its ASan stage), runs
 # every test, then prints the line coverage of the library (netipc/, sources
-# and headers), of cgroups-provider/ and of ebpf-consumer/, and the library's
+# and headers), of cgroups-provider/, ebpf-consumer/ and netdata-glue/, and the library's
 # least covered files. Generated protobuf code, tests, bench and tools are
 # not counted. Fails when the library is below NETIPC_MIN_LINE_COVERAGE
 # (default 90) percent.
@@ -39,7 +39,7 @@ mkdir -p "$out"
 # branch lines are skipped; line counts are unaffected.
 # timeout: gcovr 5.2 hangs instead of exiting when a worker fails with -j > 1.
 timeout 600 gcovr --root . -j "$(nproc)" "$build" --gcov-ignore-parse-errors \
-  --filter 'netipc/' --filter 'cgroups-provider/' --filter 'ebpf-consumer/' \
+  --filter 'netipc/' --filter 'cgroups-provider/' --filter 'ebpf-consumer/' --filter 'netdata-glue/' \
   --exclude '.*\.pb\.(cc|h)$' \
   --txt "$out/coverage.txt" \
   --json-summary-pretty --json-summary "$out/summary.json" \
@@ -53,7 +53,8 @@ files = json.load(open(sys.argv[1]))["files"]
 minimum = float(sys.argv[2])
 components = [("library (netipc/)", "netipc/"),
               ("cgroups-provider/", "cgroups-provider/"),
-              ("ebpf-consumer/", "ebpf-consumer/")]
+              ("ebpf-consumer/", "ebpf-consumer/"),
+              ("netdata-glue/", "netdata-glue/")]
 
 def pct(covered, total):
     return 100.0 * covered / total if total else 100.0
