@@ -116,6 +116,7 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
     } else {
       next->targets_.reserve(snapshot.item_count());
       next->index_reset(snapshot.item_count());
+      size_t kept = 0;  // targets of `prev` found again
       for (size_t i = 0; i < snapshot.item_count(); ++i) {
         const netipc::CgroupItemView& item = snapshot.item(i);
         if (item.enabled == 0) {
@@ -131,6 +132,7 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
         const Target* old = old_ref != nullptr ? old_ref->get() : nullptr;
         const pid_t* old_pids = old != nullptr ? old->pids.data() : nullptr;
         const size_t old_count = old != nullptr ? old->pids.size() : 0;
+        if (old != nullptr) ++kept;
 
         netipc::Status st = reader_.read(item.path, &scratch_);
         if (st.ok()) {
@@ -163,10 +165,14 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
         }
         next->insert(key, std::move(t).value());
       }
-      for (const TargetRef& p : prev->targets_) {
-        if (next->find(p->hash, p->name) == nullptr) {
-          next->removed_.push_back(p);
-          stats.pids_removed += p->pids.size();
+      // Each kept target was matched by exactly one item (duplicates are
+      // skipped before the lookup): if all were kept, none left.
+      if (kept != prev->targets_.size()) {
+        for (const TargetRef& p : prev->targets_) {
+          if (next->find(p->hash, p->name) == nullptr) {
+            next->removed_.push_back(p);
+            stats.pids_removed += p->pids.size();
+          }
         }
       }
       stats.targets_removed = next->removed_.size();
