@@ -199,6 +199,25 @@ TEST_F(TargetTableTest, DuplicateItemsProduceOneTarget) {
   EXPECT_EQ(st.duplicates_skipped, 1u);
 }
 
+// The same number of items as before, but one is a duplicate and one is
+// disabled: the cgroups they replaced still leave.
+TEST_F(TargetTableTest, DuplicatesAndDisabledItemsDoNotHideRemovedTargets) {
+  write_pids("cgroup_a", {1});
+  write_pids("cgroup_b", {2});
+  write_pids("cgroup_c", {3});
+  apply({{"cgroup_a"}, {"cgroup_b"}, {"cgroup_c"}});
+  ApplyStats st = apply({{"cgroup_a"}, {"cgroup_a"}, {"cgroup_c", 0}});
+  EXPECT_EQ(st.targets, 1u);
+  EXPECT_EQ(st.duplicates_skipped, 1u);
+  EXPECT_EQ(st.disabled_skipped, 1u);
+  EXPECT_EQ(st.targets_removed, 2u);
+  EXPECT_EQ(st.pids_removed, 2u);
+  EXPECT_TRUE(st.send_cgroup_charts);
+  EXPECT_EQ(target("cgroup_b"), nullptr);
+  EXPECT_EQ(target("cgroup_c"), nullptr);
+  ASSERT_EQ(table_.view()->removed().size(), 2u);
+}
+
 TEST_F(TargetTableTest, EmptySnapshotKeepsTargetsAndNextNonEmptyPassSendsCharts) {
   write_pids("cgroup_a", {1});
   apply({{"cgroup_a"}});
