@@ -80,6 +80,18 @@ void TargetView::insert(uint64_t key, TargetRef target) {
   slots_[b] = static_cast<uint32_t>(targets_.size());
 }
 
+size_t TargetView::index_bytes() const noexcept {
+  return sizeof(TargetView) + (targets_.capacity() + removed_.capacity()) * sizeof(TargetRef) +
+         slots_.capacity() * sizeof(uint32_t);
+}
+
+size_t TargetView::target_bytes() const noexcept {
+  size_t bytes = 0;
+  for (const TargetRef& t : targets_)
+    bytes += t->block_bytes();
+  return bytes;
+}
+
 // ---------------------------------------------------------------------------
 // TargetTable
 

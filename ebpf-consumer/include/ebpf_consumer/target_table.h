@@ -116,6 +116,13 @@ class TargetView {
 
   const Target* find(uint32_t hash, std::string_view name) const noexcept;
 
+  // Memory, without the allocator's per-block overhead: the view's own
+  // arrays (target and removed lists, index), and the blocks of its targets
+  // (Target::block_bytes(), shared with the views that hold the same
+  // targets). target_bytes() walks every target: O(size()).
+  size_t index_bytes() const noexcept;
+  size_t target_bytes() const noexcept;
+
  private:
   friend class TargetTable;
   // The index key of (hash, name): computed once per item by apply() and

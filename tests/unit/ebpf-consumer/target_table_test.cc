@@ -485,6 +485,22 @@ TEST_F(TargetTableTest, TargetsFreedOnReaderThreadsNeverRaceWithReads) {
             live + table_.view()->size() + table_.view()->removed().size());
 }
 
+TEST_F(TargetTableTest, MemoryAccountingCountsTheBlocksAndTheIndex) {
+  EXPECT_EQ(table_.view()->target_bytes(), 0u);
+  write_pids("cgroup_a", {1, 2, 3});
+  write_pids("cgroup_bb", {});
+  apply({{"cgroup_a"}, {"cgroup_bb"}});
+  auto v = table_.view();
+  const Target* a = target("cgroup_a");
+  const Target* b = target("cgroup_bb");
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  EXPECT_EQ(a->block_bytes(), sizeof(Target) + 3 * sizeof(pid_t) + 9 + a->path.size() + 1);
+  EXPECT_EQ(v->target_bytes(), a->block_bytes() + b->block_bytes());
+  // Two targets: at least 2 references and the minimum 8 index slots.
+  EXPECT_GE(v->index_bytes(), sizeof(TargetView) + 2 * sizeof(TargetRef) + 8 * sizeof(uint32_t));
+  EXPECT_LT(v->index_bytes(), sizeof(TargetView) + 64 * sizeof(TargetRef));
+}
+
 // ---------------------------------------------------------------------------
 // ProcsReader
 
