@@ -2,10 +2,11 @@
 // TargetRef, the counted reference that keeps it alive.
 //
 // Layout: a Target is ONE heap block: 64 bytes of fixed fields, then its
-// PIDs, then name + NUL, then path + NUL. At 100,000 cgroups with the names
-// and paths of netipc-bench consumer-refresh that is 160 bytes a target;
-// the previous std::shared_ptr<Target> with two std::strings and a PID
-// vector took ~315 bytes in five allocations (docs/consumer.md, Memory).
+// PIDs, then name + NUL, then path + NUL. With the names and paths of
+// netipc-bench consumer-refresh that is ~170 bytes a target with malloc's
+// overhead, about half of what a std::shared_ptr<Target> holding two
+// std::strings and a PID vector took in four allocations (docs/consumer.md,
+// Memory, has the measurement).
 //
 // Immutable: Target::make() builds a target complete and nothing changes it
 // afterwards, so any number of threads read it without synchronisation.
