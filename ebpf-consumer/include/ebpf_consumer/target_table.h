@@ -13,7 +13,7 @@
 //   with release stores after the targets, and read with acquire loads.
 // Legacy flaws dropped (reference §1.7, §7):
 // - find-or-add is a hash lookup, not a list scan; PID sets are sorted
-//   vectors diffed by a merge, not O(P^2) list searches;
+//   arrays diffed by a merge, not O(P^2) list searches;
 // - a cgroup that left the snapshot is removed in the same pass (listed in
 //   TargetView::removed() so its charts can be obsoleted), not one pass later;
 // - "send cgroup charts" is raised when the SET of targets changes (any name
