@@ -18,6 +18,9 @@
 // SnapshotCache alone (the Level-3 cache, its client session and buffers),
 // consumer_rss_kb after the consumer run (cache + target table with one
 // Target per enabled item). "_trimmed" values are after malloc_trim(0).
+// What the structures themselves hold (bytes, without malloc's per-block
+// overhead): cache_bytes, the snapshot; table_bytes, the target table's view
+// (table_index_bytes: its arrays; the rest: the targets' blocks).
 // Reference: memcpy_us, one memcpy of the response payload.
 //
 // Then the same refresh on a libuv loop (Consumer::attach, back to back):
@@ -316,6 +319,12 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   const long rss_raw = vm_rss_kb();
   malloc_trim(0);
   const long rss_trimmed = vm_rss_kb();
+  size_t table_index = 0, table_bytes = 0;
+  {
+    const std::shared_ptr<const ebpf::TargetView> table = c.view();
+    table_index = table->index_bytes();
+    table_bytes = table_index + table->target_bytes();
+  }
   if (!ok || c.client_status().connect_count != 1 || c.client_status().reconnect_count != 0) {
     std::fprintf(stderr, "netipc-bench: a refresh failed or reconnected (%s)\n",
                  r.refresh.error.message().c_str());
@@ -344,6 +353,8 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
       .integer("cache_bytes", static_cast<int64_t>(cache_bytes))
       .integer("consumer_rss_kb", rss_raw)
       .integer("consumer_rss_trimmed_kb", rss_trimmed)
+      .integer("table_bytes", static_cast<int64_t>(table_bytes))
+      .integer("table_index_bytes", static_cast<int64_t>(table_index))
       .num("memcpy_us", copy_us)
       .num("p50_over_memcpy", copy_us > 0 ? res.p50_us / copy_us : 0)
       .num("procs_setup_s", setup_s)

@@ -12,10 +12,10 @@ namespace netipc::ebpf {
 namespace {
 
 // Counts the elements only in `before` and only in `after` (both sorted).
-void diff_sorted(const std::vector<pid_t>& before, const std::vector<pid_t>& after, size_t* added,
+void diff_sorted(const pid_t* before, size_t nb, const pid_t* after, size_t na, size_t* added,
                  size_t* removed) {
   size_t i = 0, j = 0;
-  while (i < before.size() && j < after.size()) {
+  while (i < nb && j < na) {
     if (before[i] < after[j]) {
       ++*removed;
       ++i;
@@ -27,42 +27,40 @@ void diff_sorted(const std::vector<pid_t>& before, const std::vector<pid_t>& aft
       ++j;
     }
   }
-  *removed += before.size() - i;
-  *added += after.size() - j;
+  *removed += nb - i;
+  *added += na - j;
 }
-
-const std::vector<pid_t> kNoPids;
 
 }  // namespace
-
-bool Target::has_pid(pid_t pid) const noexcept {
-  return std::binary_search(pids.begin(), pids.end(), pid);
-}
 
 // ---------------------------------------------------------------------------
 // TargetView index: open addressing over targets_, at most half full. The
 // bucket mixes the producer's hash with a hash of the name, so a producer
 // that sends degenerate hashes cannot make a pass quadratic.
 
-size_t TargetView::slot_of(uint32_t hash, std::string_view name) const noexcept {
-  const uint64_t key = (static_cast<uint64_t>(hash) << 32) ^ std::hash<std::string_view>{}(name);
-  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (slots_.size() - 1);
+uint64_t TargetView::key_of(uint32_t hash, std::string_view name) noexcept {
+  return ((static_cast<uint64_t>(hash) << 32) ^ std::hash<std::string_view>{}(name)) *
+         0x9E3779B97F4A7C15ull;
 }
 
-const TargetView::TargetPtr* TargetView::find_ptr(uint32_t hash,
-                                                  std::string_view name) const noexcept {
+size_t TargetView::slot_of(uint64_t key) const noexcept {
+  return static_cast<size_t>(key >> 32) & (slots_.size() - 1);
+}
+
+const TargetRef* TargetView::find_ptr(uint64_t key, uint32_t hash,
+                                      std::string_view name) const noexcept {
   if (slots_.empty()) return nullptr;
   const size_t mask = slots_.size() - 1;
-  for (size_t b = slot_of(hash, name);; b = (b + 1) & mask) {
+  for (size_t b = slot_of(key);; b = (b + 1) & mask) {
     const uint32_t ref = slots_[b];
     if (ref == 0) return nullptr;
-    const TargetPtr& t = targets_[ref - 1];
+    const TargetRef& t = targets_[ref - 1];
     if (t->hash == hash && t->name == name) return &t;
   }
 }
 
 const Target* TargetView::find(uint32_t hash, std::string_view name) const noexcept {
-  const TargetPtr* p = find_ptr(hash, name);
+  const TargetRef* p = find_ptr(key_of(hash, name), hash, name);
   return p != nullptr ? p->get() : nullptr;
 }
 
@@ -73,13 +71,25 @@ void TargetView::index_reset(size_t capacity) {
   slots_.assign(n, 0);
 }
 
-void TargetView::insert(TargetPtr target) {
+void TargetView::insert(uint64_t key, TargetRef target) {
   const size_t mask = slots_.size() - 1;
-  size_t b = slot_of(target->hash, target->name);
+  size_t b = slot_of(key);
   while (slots_[b] != 0)
     b = (b + 1) & mask;
   targets_.push_back(std::move(target));
   slots_[b] = static_cast<uint32_t>(targets_.size());
+}
+
+size_t TargetView::index_bytes() const noexcept {
+  return sizeof(TargetView) + (targets_.capacity() + removed_.capacity()) * sizeof(TargetRef) +
+         slots_.capacity() * sizeof(uint32_t);
+}
+
+size_t TargetView::target_bytes() const noexcept {
+  size_t bytes = 0;
+  for (const TargetRef& t : targets_)
+    bytes += t->block_bytes();
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------
@@ -118,19 +128,23 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
     } else {
       next->targets_.reserve(snapshot.item_count());
       next->index_reset(snapshot.item_count());
+      size_t kept = 0;  // targets of `prev` found again
       for (size_t i = 0; i < snapshot.item_count(); ++i) {
         const netipc::CgroupItemView& item = snapshot.item(i);
         if (item.enabled == 0) {
           ++stats.disabled_skipped;
           continue;
         }
-        if (next->find(item.hash, item.name) != nullptr) {
+        const uint64_t key = TargetView::key_of(item.hash, item.name);
+        if (next->find_ptr(key, item.hash, item.name) != nullptr) {
           ++stats.duplicates_skipped;
           continue;
         }
-        const TargetView::TargetPtr* old_ptr = prev->find_ptr(item.hash, item.name);
-        const Target* old = old_ptr != nullptr ? old_ptr->get() : nullptr;
-        const std::vector<pid_t>& old_pids = old != nullptr ? old->pids : kNoPids;
+        const TargetRef* old_ref = prev->find_ptr(key, item.hash, item.name);
+        const Target* old = old_ref != nullptr ? old_ref->get() : nullptr;
+        const pid_t* old_pids = old != nullptr ? old->pids.data() : nullptr;
+        const size_t old_count = old != nullptr ? old->pids.size() : 0;
+        if (old != nullptr) ++kept;
 
         netipc::Status st = reader_.read(item.path, &scratch_);
         if (st.ok()) {
@@ -140,35 +154,37 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
           scratch_.clear();
         } else {
           ++stats.read_failures;  // keep what we knew
-          scratch_ = old_pids;
+          scratch_.assign(old_pids, old_pids + old_count);
         }
-        diff_sorted(old_pids, scratch_, &stats.pids_added, &stats.pids_removed);
+        diff_sorted(old_pids, old_count, scratch_.data(), scratch_.size(), &stats.pids_added,
+                    &stats.pids_removed);
+        stats.pids += scratch_.size();
 
-        const bool systemd = (item.options & netipc::kCgroupOptSystemdService) != 0;
-        if (old != nullptr && old->pids == scratch_ && old->path == item.path &&
-            old->options == item.options && old->cgroup_id == item.cgroup_id) {
-          next->insert(*old_ptr);  // unchanged: share the published object
-          stats.pids += old->pids.size();
+        if (old != nullptr &&
+            std::equal(old->pids.begin(), old->pids.end(), scratch_.begin(), scratch_.end()) &&
+            old->path == item.path && old->options == item.options &&
+            old->cgroup_id == item.cgroup_id) {
+          next->insert(key, *old_ref);  // unchanged: share the published object
           continue;
         }
-        auto t = std::make_shared<Target>();
-        t->id = old != nullptr ? old->id : next_id++;
-        t->added_pass = old != nullptr ? old->added_pass : stats.pass;
-        t->hash = item.hash;
-        t->options = item.options;
-        t->systemd = systemd;
-        t->cgroup_id = item.cgroup_id;
-        t->name.assign(item.name.data(), item.name.size());
-        t->path.assign(item.path.data(), item.path.size());
-        t->pids = scratch_;
-        stats.pids += t->pids.size();
-        if (old == nullptr) ++stats.targets_added;
-        next->insert(std::move(t));
+        auto t = Target::make(item, old != nullptr ? old->id : next_id,
+                              old != nullptr ? old->added_pass : stats.pass, scratch_.data(),
+                              scratch_.size());
+        if (!t.ok()) return t.error();
+        if (old == nullptr) {
+          ++next_id;
+          ++stats.targets_added;
+        }
+        next->insert(key, std::move(t).value());
       }
-      for (const auto& p : prev->targets_) {
-        if (next->find(p->hash, p->name) == nullptr) {
-          next->removed_.push_back(p);
-          stats.pids_removed += p->pids.size();
+      // Each kept target was matched by exactly one item (duplicates are
+      // skipped before the lookup): if all were kept, none left.
+      if (kept != prev->targets_.size()) {
+        for (const TargetRef& p : prev->targets_) {
+          if (next->find(p->hash, p->name) == nullptr) {
+            next->removed_.push_back(p);
+            stats.pids_removed += p->pids.size();
+          }
         }
       }
       stats.targets_removed = next->removed_.size();
@@ -179,7 +195,7 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
   }
 
   if (snapshot.item_count() == 0) {
-    for (const auto& p : next->targets_)
+    for (const TargetRef& p : next->targets_)
       stats.pids += p->pids.size();
   }
   next->send_cgroup_charts_ = send;

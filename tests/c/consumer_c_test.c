@@ -296,6 +296,10 @@ int main(void) {
   CHECK_RC(netipc_ebpf_view_target(v1, 2, &t), NETIPC_EBPF_EINVAL);
   CHECK_RC(find_target(v1, "cgroup_web", &t), NETIPC_EBPF_OK);
   CHECK(t.systemd == 0 && t.pid_count == 1 && t.cgroup_id == 11);
+  char web_procs[300];
+  snprintf(web_procs, sizeof web_procs, "%s/tree/web/cgroup.procs", run_dir);
+  CHECK(strcmp(t.path, web_procs) == 0);
+  const netipc_ebpf_target web1 = t; /* its pointers must outlive the next refresh */
   CHECK(netipc_ebpf_target_has_pid(&t, getpid()) == 1);
   CHECK(netipc_ebpf_target_has_pid(&t, getppid()) == 0);
   CHECK_RC(find_target(v1, "systemd_db.service", &t), NETIPC_EBPF_OK);
@@ -320,6 +324,12 @@ int main(void) {
   CHECK_RC(find_target(v1, "systemd_db.service", &t), NETIPC_EBPF_OK);
   CHECK_RC(find_target(v1, "cgroup_web", &t), NETIPC_EBPF_OK);
   CHECK(t.pid_count == 1);
+  /* The target was replaced (it gained a PID); v1 still holds the old one,
+   * and the pointers taken from it earlier still read the same bytes. */
+  CHECK(t.name == web1.name && t.path == web1.path && t.pids == web1.pids);
+  CHECK(strcmp(web1.name, "cgroup_web") == 0 && web1.name_len == 10);
+  CHECK(web1.pid_count == 1 && web1.pids[0] == getpid());
+  CHECK(strcmp(web1.path, web_procs) == 0);
   netipc_ebpf_view* v2 = netipc_ebpf_view_acquire(c);
   CHECK_RC(netipc_ebpf_view_get_info(v2, &info), NETIPC_EBPF_OK);
   CHECK(info.pass == 2 && info.target_count == 2 && info.removed_count == 1);
@@ -396,8 +406,12 @@ int main(void) {
   CHECK(fl.integration_active == 1);
 
   netipc_ebpf_destroy(c);
-  /* A view outlives its consumer. */
+  /* A view outlives its consumer, and so do its targets' bytes. */
   CHECK_RC(find_target(v2, "cgroup_web", &t), NETIPC_EBPF_OK);
+  CHECK(strcmp(t.name, "cgroup_web") == 0 && t.name[t.name_len] == '\0');
+  CHECK(t.pid_count == 2 && t.pids[0] < t.pids[1]);
+  CHECK(netipc_ebpf_target_has_pid(&t, getpid()) == 1);
+  CHECK(strcmp(t.path, web_procs) == 0);
   netipc_ebpf_view_release(v2);
 
   char cmd[128];

@@ -13,7 +13,7 @@
 //   with release stores after the targets, and read with acquire loads.
 // Legacy flaws dropped (reference §1.7, §7):
 // - find-or-add is a hash lookup, not a list scan; PID sets are sorted
-//   vectors diffed by a merge, not O(P^2) list searches;
+//   arrays diffed by a merge, not O(P^2) list searches;
 // - a cgroup that left the snapshot is removed in the same pass (listed in
 //   TargetView::removed() so its charts can be obsoleted), not one pass later;
 // - "send cgroup charts" is raised when the SET of targets changes (any name
@@ -27,7 +27,8 @@
 // without holding any lock readers need) and publishes it with one pointer
 // swap. Readers call view() and iterate the returned view for as long as they
 // like; it never changes, so a half-updated table cannot be observed. Targets
-// whose data did not change are shared between consecutive views.
+// whose data did not change are shared between consecutive views (one
+// Target object, counted by TargetRef: target.h).
 #pragma once
 
 #include <sys/types.h>
@@ -41,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ebpf_consumer/target.h"
 #include "netipc/result.h"
 #include "netipc/snapshot.h"
 
@@ -77,21 +79,6 @@ class ProcsReader {
   size_t invalid_tokens_ = 0;
 };
 
-// One cgroup target. Immutable once published in a TargetView.
-struct Target {
-  uint64_t id = 0;          // unique for the table's life; kept while the target stays
-  uint64_t added_pass = 0;  // TargetView::pass() in which it appeared
-  uint32_t hash = 0;
-  uint32_t options = 0;
-  bool systemd = false;  // options & kCgroupOptSystemdService
-  uint64_t cgroup_id = 0;
-  std::string name;
-  std::string path;         // its cgroup.procs
-  std::vector<pid_t> pids;  // sorted ascending, unique
-
-  bool has_pid(pid_t pid) const noexcept;  // binary search
-};
-
 // What one apply() did.
 struct ApplyStats {
   uint64_t pass = 0;
@@ -113,8 +100,6 @@ struct ApplyStats {
 // An immutable, consistent picture of the table after one pass.
 class TargetView {
  public:
-  using TargetPtr = std::shared_ptr<const Target>;
-
   uint64_t pass() const noexcept { return pass_; }  // 0 = nothing applied yet
   uint64_t snapshot_generation() const noexcept { return generation_; }
   bool integration_active() const noexcept { return integration_active_; }
@@ -125,26 +110,36 @@ class TargetView {
 
   size_t size() const noexcept { return targets_.size(); }
   const Target& operator[](size_t i) const noexcept { return *targets_[i]; }
-  const std::vector<TargetPtr>& targets() const noexcept { return targets_; }
+  const std::vector<TargetRef>& targets() const noexcept { return targets_; }
   // Targets that left in this pass (for obsoleting their charts).
-  const std::vector<TargetPtr>& removed() const noexcept { return removed_; }
+  const std::vector<TargetRef>& removed() const noexcept { return removed_; }
 
   const Target* find(uint32_t hash, std::string_view name) const noexcept;
 
+  // Memory, without the allocator's per-block overhead: the view's own
+  // arrays (target and removed lists, index), and the blocks of its targets
+  // (Target::block_bytes(), shared with the views that hold the same
+  // targets). target_bytes() walks every target: O(size()).
+  size_t index_bytes() const noexcept;
+  size_t target_bytes() const noexcept;
+
  private:
   friend class TargetTable;
-  size_t slot_of(uint32_t hash, std::string_view name) const noexcept;
-  const TargetPtr* find_ptr(uint32_t hash, std::string_view name) const noexcept;
-  void index_reset(size_t capacity);  // may throw std::bad_alloc
-  void insert(TargetPtr target);      // may throw std::bad_alloc
+  // The index key of (hash, name): computed once per item by apply() and
+  // used for every view it probes.
+  static uint64_t key_of(uint32_t hash, std::string_view name) noexcept;
+  size_t slot_of(uint64_t key) const noexcept;
+  const TargetRef* find_ptr(uint64_t key, uint32_t hash, std::string_view name) const noexcept;
+  void index_reset(size_t capacity);            // may throw std::bad_alloc
+  void insert(uint64_t key, TargetRef target);  // may throw std::bad_alloc
 
   uint64_t pass_ = 0;
   uint64_t generation_ = 0;
   bool integration_active_ = false;
   bool systemd_enabled_ = false;
   bool send_cgroup_charts_ = false;
-  std::vector<TargetPtr> targets_;
-  std::vector<TargetPtr> removed_;
+  std::vector<TargetRef> targets_;
+  std::vector<TargetRef> removed_;
   std::vector<uint32_t> slots_;  // index into targets_ + 1; 0 = empty
 };
 

@@ -10,6 +10,7 @@
 // empty snapshot.
 #include "ebpf_consumer/consumer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <uv.h>
@@ -23,6 +24,8 @@
 
 namespace netipc::ebpf {
 namespace {
+
+using ::testing::ElementsAre;
 
 using cache_test::TestProvider;
 using cgroup_tree::Backend;
@@ -83,7 +86,7 @@ void run_scenario(Backend& b) {
   EXPECT_TRUE(c->send_cgroup_charts());
   ASSERT_NE(find(*c, "cgroup_web"), nullptr);
   EXPECT_FALSE(find(*c, "cgroup_web")->systemd);
-  EXPECT_EQ(find(*c, "cgroup_web")->pids, std::vector<pid_t>{w1.pid()});
+  EXPECT_THAT(find(*c, "cgroup_web")->pids, ElementsAre(w1.pid()));
   ASSERT_NE(find(*c, "systemd_db"), nullptr);
   EXPECT_TRUE(find(*c, "systemd_db")->systemd);
   EXPECT_TRUE(find(*c, "systemd_db")->has_pid(d1.pid()));

@@ -13,6 +13,7 @@
 // "send cgroup charts" signal.
 #include <errno.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -26,13 +27,15 @@
 #include <string>
 #include <vector>
 
+#include "cgroup_tree_util.h"
 #include "ebpf_consumer/target_table.h"
 #include "netipc/bytes.h"
-#include "cgroup_tree_util.h"
 #include "test_support.h"
 
 namespace netipc::ebpf {
 namespace {
+
+using ::testing::ElementsAre;
 
 namespace fs = std::filesystem;
 
@@ -88,8 +91,8 @@ void run_scenario(Backend& b) {
   EXPECT_EQ(st.files_read, 2u);
   EXPECT_TRUE(st.send_cgroup_charts);
   ASSERT_NE(find(table, "web"), nullptr);
-  EXPECT_EQ(find(table, "web")->pids, std::vector<pid_t>{c1.pid()});
-  EXPECT_EQ(find(table, "db")->pids, std::vector<pid_t>{c2.pid()});
+  EXPECT_THAT(find(table, "web")->pids, ElementsAre(c1.pid()));
+  EXPECT_THAT(find(table, "db")->pids, ElementsAre(c2.pid()));
 
   // A PID appears.
   test::Child c3 = sleeper();
@@ -132,7 +135,7 @@ void run_scenario(Backend& b) {
   EXPECT_EQ(st.targets_removed, 1u);
   EXPECT_TRUE(st.send_cgroup_charts) << "same count, different set";
   EXPECT_EQ(find(table, "db"), nullptr);
-  EXPECT_EQ(find(table, "cache")->pids, std::vector<pid_t>{c4.pid()});
+  EXPECT_THAT(find(table, "cache")->pids, ElementsAre(c4.pid()));
   ASSERT_EQ(table.view()->removed().size(), 1u);
   EXPECT_EQ(table.view()->removed()[0]->name, "cgroup_db");
 
