@@ -16,15 +16,7 @@
 #include "ebpf_consumer/netipc_ebpf.h"
 #include "netdata_glue/netipc_nd.h"
 
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
+#include "c_check.h"
 
 static void write_procs(const char* path, const char* pids) {
   FILE* f = fopen(path, "w");
