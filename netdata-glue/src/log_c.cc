@@ -1,5 +1,7 @@
 // Routes the library's log to a C callback (Netdata's nd_log wrapper).
-#include <new>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "netdata_glue/netipc_nd.h"
 #include "netipc/log.h"
@@ -32,9 +34,15 @@ extern "C" void netipc_nd_set_log(netipc_nd_log_fn fn, void* user, int min_level
     return;
   }
   // A thread logging right now may still hold the previous route, so
-  // routes are never freed: one small allocation per call, and hosts call
-  // this once.
-  auto* route = new (std::nothrow) Route{fn, user};
-  if (route == nullptr) return;
-  netipc::set_log_sink(&forward, route);
+  // routes are never freed: they stay in a list that lives as long as the
+  // process (hosts install one route, so it holds one or two entries).
+  static std::mutex mu;
+  static auto* routes = new std::vector<std::unique_ptr<Route>>();
+  std::lock_guard<std::mutex> lock(mu);
+  try {
+    routes->push_back(std::make_unique<Route>(Route{fn, user}));
+  } catch (...) {
+    return;  // no memory: keep the previous route
+  }
+  netipc::set_log_sink(&forward, routes->back().get());
 }
