@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "netdata_glue/netipc_nd.h"
@@ -114,6 +115,21 @@ TEST_F(AuthTokenEnv, WithoutAnyIdItIsNotFound) {
   EXPECT_EQ(t, 42u);
   EXPECT_EQ(netipc_nd_auth_token(nullptr), NETIPC_ND_EINVAL);
   EXPECT_STREQ(netipc_nd_strerror(NETIPC_ND_ENOTFOUND), "ENOTFOUND");
+}
+
+TEST(GlueErrors, EveryCodeHasItsOwnName) {
+  const int codes[] = {NETIPC_ND_OK,         NETIPC_ND_EINVAL,    NETIPC_ND_ENOMEM,
+                       NETIPC_ND_EADDRINUSE, NETIPC_ND_EUNSAFE,   NETIPC_ND_ENOTFOUND,
+                       NETIPC_ND_ESTOPPED,   NETIPC_ND_ETIMEDOUT, NETIPC_ND_ESYSTEM};
+  std::set<std::string> names;
+  for (int c : codes) {
+    const std::string name = netipc_nd_strerror(c);
+    EXPECT_TRUE(names.insert(name).second) << name;
+    EXPECT_NE(name, "EUNKNOWN") << c;
+  }
+  EXPECT_STREQ(netipc_nd_strerror(NETIPC_ND_EINVAL), "EINVAL");
+  EXPECT_STREQ(netipc_nd_strerror(-1000), "EUNKNOWN");
+  EXPECT_STREQ(netipc_nd_strerror(1), "EUNKNOWN");
 }
 
 }  // namespace
