@@ -355,17 +355,8 @@ TEST_F(AsyncClientTest, ServerThatAlwaysClosesSeesExactlyTwoCopies) {
 
 TEST_F(AsyncClientTest, ResponseGrowthIsInvisible) {
   constexpr uint32_t kNeed = 262144;
-  auto server = serve(
-      basic_policy(),
-      [](const wire::Header&, ByteSpan, const wire::HelloAck& ack) {
-        if (ack.agreed_max_response_payload_bytes < kNeed) {
-          return Reply::status_then_close(wire::TransportStatus::kLimitExceeded);
-        }
-        return Reply::ok(std::vector<uint8_t>(100000, 3));
-      },
-      [](const wire::Hello& h, ServerPolicy* p) {
-        p->max_response_payload_bytes = h.max_response_payload_bytes;
-      });
+  auto server = serve(basic_policy(), limit_exceeded_until_ceiling(kNeed, 100000, 3),
+                      ceiling_from_client_hint());
   AsyncClient& c = make(config());
   auto b = u64_bytes(1);
   Outcome o = call_sync(c, ByteSpan(b));

@@ -17,17 +17,8 @@ TEST_F(ClientTest, ResponseGrowthUntilTheHintIsLargeEnoughIsInvisible) {
   // The server offers the client's own hint as its response ceiling and
   // answers LIMIT_EXCEEDED until that hint reaches 256 KiB.
   constexpr uint32_t kNeed = 262144;
-  auto server = serve(
-      basic_policy(),
-      [](const wire::Header&, ByteSpan, const wire::HelloAck& ack) {
-        if (ack.agreed_max_response_payload_bytes < kNeed) {
-          return Reply::status_then_close(wire::TransportStatus::kLimitExceeded);
-        }
-        return Reply::ok(std::vector<uint8_t>(200000, 0x5a));
-      },
-      [](const wire::Hello& h, ServerPolicy* p) {
-        p->max_response_payload_bytes = h.max_response_payload_bytes;
-      });
+  auto server = serve(basic_policy(), limit_exceeded_until_ceiling(kNeed, 200000, 0x5a),
+                      ceiling_from_client_hint());
   Client c = make(config());
   auto b = u64_bytes(1);
   auto r = c.call(ByteSpan(b));

@@ -249,4 +249,22 @@ inline TestServer::Handler undecodable_snapshot_handler() {
   };
 }
 
+// A server that grows only as far as the client asks: it offers the
+// client's own response hint as its ceiling (hook) and answers
+// LIMIT_EXCEEDED, closing, until that ceiling reaches `need`; then `bytes`
+// bytes of `fill` (handler). For the response-growth tests of both clients.
+inline TestServer::PolicyHook ceiling_from_client_hint() {
+  return [](const wire::Hello& h, ServerPolicy* p) {
+    p->max_response_payload_bytes = h.max_response_payload_bytes;
+  };
+}
+inline TestServer::Handler limit_exceeded_until_ceiling(uint32_t need, size_t bytes, uint8_t fill) {
+  return [need, bytes, fill](const wire::Header&, ByteSpan, const wire::HelloAck& ack) {
+    if (ack.agreed_max_response_payload_bytes < need) {
+      return Reply::status_then_close(wire::TransportStatus::kLimitExceeded);
+    }
+    return Reply::ok(std::vector<uint8_t>(bytes, fill));
+  };
+}
+
 }  // namespace netipc::test
