@@ -119,7 +119,11 @@ class SlotIndex {
   }
   void insert(uint32_t tag, uint32_t slot);
   void erase(uint32_t tag, uint32_t slot);
-  void clear() { std::vector<Bucket>().swap(buckets_), size_ = 0, mask_ = 0; }
+  void clear() {
+    std::vector<Bucket>().swap(buckets_);
+    size_ = 0;
+    mask_ = 0;
+  }
 
  private:
   struct Bucket {
