@@ -10,15 +10,21 @@ function(netipc_target_defaults target)
   endif()
 endfunction()
 
-# netipc_library(name DIR <dir> [LIBS ...]) : a static/shared library from
-# <dir>/src/*.cc with public headers in <dir>/include.
+# netipc_library(name DIR <dir> [STATIC] SOURCES ... [PUBLIC_LIBS ...]
+# [PRIVATE_LIBS ...]) : a library with public headers in <dir>/include.
+# Static when STATIC is given or the project is embedded
+# (NETIPC_LIBRARY_TYPE); otherwise BUILD_SHARED_LIBS decides.
 function(netipc_library name)
-  cmake_parse_arguments(ARG "" "DIR" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "STATIC" "DIR" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
   if(NOT ARG_SOURCES)
     message(STATUS "netipc: ${name} has no sources yet; not built")
     return()
   endif()
-  add_library(${name} ${ARG_SOURCES})
+  set(type ${NETIPC_LIBRARY_TYPE})
+  if(ARG_STATIC)
+    set(type STATIC)
+  endif()
+  add_library(${name} ${type} ${ARG_SOURCES})
   add_library(netipc::${name} ALIAS ${name})
   netipc_target_defaults(${name})
   target_include_directories(${name}
