@@ -61,21 +61,27 @@ fi
 ok "daemon_like (netipc_glue) and plugin_like (netipc_ebpf_consumer + netipc_glue_token) build from C11 files"
 
 # ---- the built objects ---------------------------------------------------------------
+# Symbol tables are read into variables first: `nm | grep -q` would fail
+# under pipefail when grep stops reading early.
 token_lib=$(find "$build/netipc" -name libnetipc_glue_token.a)
 [ -n "$token_lib" ] || fail "no libnetipc_glue_token.a"
-if nm "$token_lib" | grep -q ' U XXH'; then fail "libnetipc_glue_token.a calls an external XXH function"; fi
-nm "$token_lib" | grep -q ' T netipc_nd_token_from_uuid$' || fail "libnetipc_glue_token.a lacks netipc_nd_token_from_uuid"
+token_syms=$(nm "$token_lib")
+if grep -q ' U XXH' <<<"$token_syms"; then fail "libnetipc_glue_token.a calls an external XXH function"; fi
+grep -q ' T netipc_nd_token_from_uuid$' <<<"$token_syms" || fail "libnetipc_glue_token.a lacks netipc_nd_token_from_uuid"
 ok "libnetipc_glue_token.a defines the token functions and calls no external XXH function (inline xxHash)"
 if [ -n "$(find "$build/netipc" -name '*.so*')" ]; then fail "a shared library was built"; fi
 ok "no shared library built although the host sets BUILD_SHARED_LIBS ON"
 for p in daemon_like plugin_like; do
-  if readelf -d "$build/$p" | grep -q 'NEEDED.*xxhash'; then fail "$p needs libxxhash"; fi
+  needed=$(readelf -d "$build/$p")
+  if grep -q 'NEEDED.*xxhash' <<<"$needed"; then fail "$p needs libxxhash"; fi
 done
 ok "neither program needs libxxhash"
 # Positive control first: the daemon does carry the provider.
-nm -C "$build/daemon_like" | grep -q 'netipc::cgroups_provider::' || fail "daemon_like carries no provider code"
-nm "$build/daemon_like" | grep -q ' T netipc_nd_provider_start$' || fail "daemon_like lacks netipc_nd_provider_start"
-if nm -C "$build/plugin_like" | grep -q 'netipc::cgroups_provider::\|netipc_nd_provider_'; then
+daemon_syms=$(nm -C "$build/daemon_like")
+plugin_syms=$(nm -C "$build/plugin_like")
+grep -q 'netipc::cgroups_provider::' <<<"$daemon_syms" || fail "daemon_like carries no provider code"
+grep -q ' T netipc_nd_provider_start$' <<<"$daemon_syms" || fail "daemon_like lacks netipc_nd_provider_start"
+if grep -q 'netipc::cgroups_provider::\|netipc_nd_provider_' <<<"$plugin_syms"; then
   fail "plugin_like carries provider code"
 fi
 ok "plugin_like carries no provider code (daemon_like does)"
@@ -105,7 +111,7 @@ daemon_lines() {
 }
 daemon_lines || fail "daemon_like exited before it was ready"
 plugin_rc=0
-"$build/plugin_like" "$rundir" | sed 's/^/netdata-embed: /' || plugin_rc=$?
+"$build/plugin_like" "$rundir" 2>&1 | sed 's/^/netdata-embed: /' || plugin_rc=$?
 kill -TERM "$daemon_pid"
 if daemon_lines; then fail "daemon_like printed READY twice"; fi
 daemon_rc=0
