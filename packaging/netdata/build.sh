@@ -81,11 +81,12 @@ fi
 
 step() { echo "== $*"; }
 
-# 1. A fresh copy. rsync keeps the times of unchanged files, so a rebuild
-# in the same BUILD_DIR recompiles only what the series changes.
+# 1. A fresh copy. It keeps the times of the files, so a rebuild in the
+# same BUILD_DIR recompiles only what the series changes.
 step "copying $TREE -> $SRC"
-command -v rsync >/dev/null || die "rsync is needed (apt-get install rsync)"
-rsync -a --delete --exclude=/.git "$TREE/" "$SRC/"
+rm -rf "$SRC"
+mkdir -p "$SRC"
+tar -C "$TREE" --exclude=./.git -cf - . | tar -C "$SRC" -xpf -
 
 # 2. The base commit, the vendored sources and the series.
 if [ "$UNPATCHED" = 0 ]; then

@@ -2,8 +2,12 @@
 
 #include <uv.h>
 
-#include <cstdio>
+#include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "netdata_glue/netipc_nd.h"
 #include "netipc/wire.h"
 
 namespace netipc::cli {
@@ -30,6 +34,40 @@ Result<uint64_t> parse_auth_token(const std::string& text) {
     v = (v << 4) | static_cast<uint64_t>(d);
   }
   return v;
+}
+
+Result<uint64_t> endpoint_token(const EndpointOptions& o) {
+  if (o.invocation_id.empty()) return parse_auth_token(o.auth_token_hex);
+  const char* text = o.invocation_id.c_str();
+  if (o.invocation_id == "env") {
+    text = std::getenv("NETDATA_INVOCATION_ID");
+    if (text == nullptr) {
+      return make_error(Errc::kInvalidArgument,
+                        "--invocation-id env: NETDATA_INVOCATION_ID is not set");
+    }
+  }
+  uint8_t uuid[16];
+  if (netipc_nd_parse_invocation_id(text, uuid) != NETIPC_ND_OK) {
+    return make_error(Errc::kInvalidArgument,
+                      "--invocation-id must be 32 hex digits, optionally with the 4 hyphens of a UUID");
+  }
+  return netipc_nd_token_from_uuid(uuid);
+}
+
+void add_invocation_id_option(CLI::App* app, EndpointOptions* o, CLI::Option* auth_token_option) {
+  app->add_option("--invocation-id", o->invocation_id,
+                  "Derive the auth token from a Netdata invocation id (as the daemon does: "
+                  "XXH3-64 of the UUID), or 'env' to read NETDATA_INVOCATION_ID")
+      ->excludes(auth_token_option)
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            uint8_t uuid[16];
+            if (text == "env" || netipc_nd_parse_invocation_id(text.c_str(), uuid) == NETIPC_ND_OK) {
+              return std::string();
+            }
+            return "must be 32 hex digits (optionally with the 4 hyphens of a UUID) or 'env'";
+          },
+          "ID|env", "invocation id"));
 }
 
 void transport_profiles(const std::string& transport, uint32_t* supported, uint32_t* preferred) {

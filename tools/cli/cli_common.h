@@ -9,6 +9,11 @@
 
 typedef struct uv_loop_s uv_loop_t;
 
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
 namespace netipc::cli {
 
 // Options every endpoint subcommand takes.
@@ -16,12 +21,19 @@ struct EndpointOptions {
   std::string run_dir;
   std::string service;
   std::string auth_token_hex;  // "0x..." or empty
+  std::string invocation_id;   // a Netdata invocation id, "env", or empty
   std::string transport = "uds";
   int timeout_ms = 5000;
 };
 
 // Parses "0x" + 1..16 hex digits. Empty -> 0.
 Result<uint64_t> parse_auth_token(const std::string& text);
+// The token to present: derived from --invocation-id the way the Netdata
+// daemon derives its own (XXH3-64 of the invocation UUID; "env" reads
+// NETDATA_INVOCATION_ID), else --auth-token.
+Result<uint64_t> endpoint_token(const EndpointOptions& o);
+// Adds --invocation-id (excluding `auth_token_option`) to a subcommand.
+void add_invocation_id_option(CLI::App* app, EndpointOptions* o, CLI::Option* auth_token_option);
 // "uds" -> UDS only; "shm" -> UDS|SHM_HYBRID preferring SHM.
 void transport_profiles(const std::string& transport, uint32_t* supported, uint32_t* preferred);
 

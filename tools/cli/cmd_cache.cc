@@ -115,7 +115,7 @@ void wait_or_signal(int fd, int64_t ms) {
 }
 
 int run_cache(const CacheOptions& o) {
-  auto token = parse_auth_token(o.ep.auth_token_hex);
+  auto token = endpoint_token(o.ep);
   if (!token.ok()) return fail(token.error().what);
   ebpf::ConsumerConfig cfg;
   cfg.run_dir = o.ep.run_dir;
@@ -179,8 +179,10 @@ void add_cache_command(CLI::App* app, int* rc) {
   c->add_option("--every", o->every_s, "Seconds between refreshes (default 5)")
       ->check(CLI::Range(0.05, 86400.0));
   c->add_flag("--once", o->once, "Refresh once, print, exit (1 if the refresh failed)");
-  c->add_option("--auth-token", o->ep.auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
-      ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
+  CLI::Option* token =
+      c->add_option("--auth-token", o->ep.auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
+          ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
+  add_invocation_id_option(c, &o->ep, token);
   c->add_option("--transport", o->ep.transport, "uds or shm (default uds)")
       ->check(CLI::IsMember({"uds", "shm"}));
   c->add_option("--timeout-ms", o->ep.timeout_ms, "Per-call timeout in ms (default 5000)")

@@ -49,7 +49,7 @@ int serve_snapshot(const ServeOptions& o) {
     std::fprintf(stderr, "netipc-cli: %s: %s\n", o.items_file.c_str(), problem.c_str());
     return 2;
   }
-  auto token = parse_auth_token(o.ep.auth_token_hex);
+  auto token = endpoint_token(o.ep);
   if (!token.ok()) return fail(token.error().what);
   const size_t count = items.size();
   auto publisher = make_publisher(std::move(items), o.systemd_enabled, o.generation);

@@ -86,7 +86,7 @@ void print_json(const codec::CgroupsSnapshotViews& v, uint16_t layout, uint32_t 
 }
 
 int fetch_snapshot(const SnapshotOptions& o) {
-  auto token = parse_auth_token(o.ep.auth_token_hex);
+  auto token = endpoint_token(o.ep);
   if (!token.ok()) return fail(token.error().what);
   CgroupsSnapshotClientConfig cfg;
   cfg.run_dir = o.ep.run_dir;
@@ -133,8 +133,10 @@ int fetch_snapshot(const SnapshotOptions& o) {
 void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o) {
   app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket")->required();
   app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)")->required();
-  app->add_option("--auth-token", o->auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
-      ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
+  CLI::Option* token =
+      app->add_option("--auth-token", o->auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
+          ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
+  add_invocation_id_option(app, o, token);
   app->add_option("--transport", o->transport,
                   "uds (Unix socket only) or shm (shared memory preferred, Unix socket "
                   "fallback); default uds")

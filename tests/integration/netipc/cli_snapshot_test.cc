@@ -212,6 +212,35 @@ TEST(CliSnapshot, BadArgumentsExit2) {
   }
 }
 
+// 0x8355e3a6f61770db is XXH3-64 of the bytes 00..0f, the token Netdata's
+// daemon presents for that invocation id (pinned in the glue's tests).
+TEST(CliSnapshot, InvocationIdDerivesTheTokenTheDaemonDoes) {
+  Served s;
+  ASSERT_NO_FATAL_FAILURE(serve(&s, kItems, {"--auth-token", "0x8355e3a6f61770db"}));
+
+  RunResult ok = snapshot(s, {"--invocation-id", "00010203-0405-0607-0809-0a0b0c0d0e0f"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_TRUE(has(ok.out, "items: 3")) << ok.out;
+
+  ::setenv("NETDATA_INVOCATION_ID", "000102030405060708090A0B0C0D0E0F", 1);
+  RunResult env = snapshot(s, {"--invocation-id", "env"});
+  ::unsetenv("NETDATA_INVOCATION_ID");
+  EXPECT_EQ(env.status, 0) << env.err;
+
+  RunResult other = snapshot(s, {"--invocation-id", "ffffffffffffffffffffffffffffffff"});
+  EXPECT_EQ(other.status, 1);
+  EXPECT_TRUE(has(other.err, "rejected the auth token")) << other.err;
+  expect_one_line(other.err);
+
+  ::unsetenv("NETDATA_INVOCATION_ID");
+  RunResult unset = snapshot(s, {"--invocation-id", "env"});
+  EXPECT_EQ(unset.status, 1);
+  EXPECT_TRUE(has(unset.err, "NETDATA_INVOCATION_ID is not set")) << unset.err;
+
+  EXPECT_EQ(snapshot(s, {"--invocation-id", "0001"}).status, 2);
+  EXPECT_EQ(snapshot(s, {"--invocation-id", "env", "--auth-token", "0x1"}).status, 2);
+}
+
 TEST(CliSnapshot, HelpDescribesTheOptions) {
   RunResult r = run_cli({"snapshot", "--help"});
   EXPECT_EQ(r.status, 0);
