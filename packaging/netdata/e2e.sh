@@ -63,7 +63,7 @@ if [ -n "$BASELINE" ]; then
   [ -x "$BASELINE/build/netdata" ] || die "$BASELINE/build/netdata is missing (build.sh --unpatched)"
 fi
 
-CLI=$REPO/build/release/tools/cli/netipc-cli
+CLI=$REPO/build/release/tools/netipc-cli
 if [ ! -x "$CLI" ]; then
   echo "e2e: building netipc-cli (release preset)"
   (cd "$REPO" && cmake --preset release >/dev/null && cmake --build --preset release --target netipc-cli >/dev/null)
