@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string>
@@ -13,6 +14,7 @@
 #include "cgroups_provider/provider.h"
 #include "netdata_glue/netipc_nd.h"
 #include "netipc/bytes.h"
+#include "netipc/log.h"
 #include "netipc/wire.h"
 
 using netipc::CgroupItem;
@@ -52,6 +54,33 @@ int code_of(Errc e) {
   }
 }
 
+// The host's thread API behind the library's ThreadFactory. The body runs
+// through a C trampoline; nothing may unwind into the host's thread code.
+void run_body(void* arg) {
+  std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(arg));
+  try {
+    (*body)();
+  } catch (...) {
+    NETIPC_LOG(kError, "netipc-glue: a provider thread ended with an exception");
+  }
+}
+
+netipc::uv::ThreadFactory host_thread_factory(const netipc_nd_thread_ops& ops) {
+  netipc::uv::ThreadFactory f;
+  f.start = [ops](const char* name, std::function<void()> body) -> netipc::Result<void*> {
+    auto* arg = new (std::nothrow) std::function<void()>(std::move(body));
+    if (arg == nullptr) return netipc::make_error(Errc::kNoMemory, "start provider thread");
+    void* handle = ops.start(ops.user, name, run_body, arg);
+    if (handle == nullptr) {
+      delete arg;
+      return netipc::make_error(Errc::kSystem, "the host could not start a provider thread");
+    }
+    return handle;
+  };
+  f.join = [ops](void* handle) { ops.join(ops.user, handle); };
+  return f;
+}
+
 }  // namespace
 
 extern "C" const char* netipc_nd_strerror(int error) {
@@ -87,6 +116,10 @@ extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* option
       options->reserved0 != 0) {
     return NETIPC_ND_EINVAL;
   }
+  if (options->threads != nullptr &&
+      (options->threads->start == nullptr || options->threads->join == nullptr)) {
+    return NETIPC_ND_EINVAL;
+  }
   try {
     ProviderConfig cfg;
     cfg.run_dir = options->run_dir;
@@ -96,6 +129,7 @@ extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* option
       cfg.supported_profiles = netipc::wire::kProfileUds | netipc::wire::kProfileShmHybrid;
     }
     cfg.max_sessions = options->max_sessions;
+    if (options->threads != nullptr) cfg.threads = host_thread_factory(*options->threads);
     if (options->no_heap_trim == 0) {
       // The replaced generation and the handed-over list were just freed:
       // give the pages back instead of keeping tens of MB at 100k cgroups.

@@ -83,6 +83,19 @@ typedef struct netipc_nd_cgroup {
   uint64_t cgroup_id; /* inode of the cgroup directory; 0 when unknown */
 } netipc_nd_cgroup;
 
+/* How the provider runs its threads: the loop thread serving every
+ * session ("netipc-cgroups") and the encoder thread ("netipc-encoder").
+ * A host passes its own thread API so they carry its names, signal masks
+ * and registrations (Netdata: nd_thread_create / nd_thread_join). */
+typedef struct netipc_nd_thread_ops {
+  /* Runs body(arg) on a new thread named `name` (<= 15 chars). Returns a
+   * handle for join(), or NULL when no thread could be started. */
+  void* (*start)(void* user, const char* name, void (*body)(void* arg), void* arg);
+  /* Waits for the thread of `handle` to end and releases the handle. */
+  void (*join)(void* user, void* handle);
+  void* user;
+} netipc_nd_thread_ops;
+
 /* Zero means the default of every field. */
 typedef struct netipc_nd_provider_options {
   const char* run_dir;   /* required: Netdata's run directory (os_run_dir()) */
@@ -92,12 +105,15 @@ typedef struct netipc_nd_provider_options {
   uint32_t max_sessions; /* 0 -> 1024 */
   int no_heap_trim;      /* nonzero: no malloc_trim(0) after each new generation */
   int reserved0;         /* must be 0 */
+  /* NULL -> pthreads named with pthread_setname_np. Copied by start(). */
+  const netipc_nd_thread_ops* threads;
 } netipc_nd_provider_options;
 
 typedef struct netipc_nd_provider netipc_nd_provider;
 
 /* Starts serving (an empty snapshot until the first publish). Errors:
- * EINVAL (options), EUNSAFE, EADDRINUSE, ENOMEM, ESYSTEM. */
+ * EINVAL (options; thread ops without start or join), EUNSAFE, EADDRINUSE,
+ * ENOMEM, ESYSTEM (also: the host's start() returned NULL). */
 int netipc_nd_provider_start(const netipc_nd_provider_options* options, netipc_nd_provider** out);
 
 /* Hands over the complete current list (copied; returns at once). The

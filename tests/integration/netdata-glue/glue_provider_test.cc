@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -234,6 +235,92 @@ TEST_F(GlueProvider, LogLinesGoToTheHostsFunctionAtItsLevel) {
   netipc_nd_set_log(nullptr, nullptr, NETIPC_ND_LOG_INFO);  // back to stderr
   std::lock_guard<std::mutex> lock(got.mu);
   EXPECT_TRUE(got.lines.empty());
+}
+
+// ---- the host's thread API --------------------------------------------------
+
+struct HostThreads {
+  std::mutex mu;
+  std::vector<std::string> started;
+  int joined = 0;
+  bool refuse = false;
+};
+
+void* host_start(void* user, const char* name, void (*body)(void*), void* arg) {
+  auto* h = static_cast<HostThreads*>(user);
+  {
+    std::lock_guard<std::mutex> lock(h->mu);
+    if (h->refuse) return nullptr;
+    h->started.emplace_back(name);
+  }
+  return new std::thread([body, arg] { body(arg); });
+}
+
+void host_join(void* user, void* handle) {
+  auto* t = static_cast<std::thread*>(handle);
+  t->join();
+  delete t;
+  auto* h = static_cast<HostThreads*>(user);
+  std::lock_guard<std::mutex> lock(h->mu);
+  ++h->joined;
+}
+
+TEST(GlueProviderThreads, EveryProviderThreadRunsOnTheHostsThreadApi) {
+  test::TempDir dir;
+  HostThreads h;
+  const netipc_nd_thread_ops ops{host_start, host_join, &h};
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  o.threads = &ops;
+  netipc_nd_provider* p = nullptr;
+  ASSERT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_OK);
+  auto in = three_cgroups();
+  ASSERT_EQ(netipc_nd_provider_publish(p, in.data(), in.size(), 1), NETIPC_ND_OK);
+  ASSERT_EQ(netipc_nd_provider_wait_idle(p, 10000), NETIPC_ND_OK);
+  netipc_nd_provider_stats st{};
+  ASSERT_EQ(netipc_nd_provider_get_stats(p, &st), NETIPC_ND_OK);
+  EXPECT_EQ(st.items, 3u);
+  {
+    std::lock_guard<std::mutex> lock(h.mu);
+    EXPECT_NE(std::find(h.started.begin(), h.started.end(), "netipc-cgroups"), h.started.end());
+    EXPECT_NE(std::find(h.started.begin(), h.started.end(), "netipc-encoder"), h.started.end());
+    for (const auto& name : h.started) EXPECT_LE(name.size(), 15u) << name;
+  }
+  netipc_nd_provider_destroy(p);
+  std::lock_guard<std::mutex> lock(h.mu);
+  EXPECT_EQ(h.joined, static_cast<int>(h.started.size()));
+}
+
+TEST(GlueProviderThreads, AHostThatCannotStartAThreadFailsTheStartCleanly) {
+  test::TempDir dir;
+  HostThreads h;
+  h.refuse = true;
+  const netipc_nd_thread_ops ops{host_start, host_join, &h};
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  o.service = "refused";
+  o.threads = &ops;
+  netipc_nd_provider* p = nullptr;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_ESYSTEM);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_NE(::access(dir.file("refused.sock").c_str(), F_OK), 0);  // nothing left behind
+  EXPECT_EQ(h.joined, 0);
+}
+
+TEST(GlueProviderThreads, ThreadOpsWithoutStartOrJoinAreInvalid) {
+  test::TempDir dir;
+  HostThreads h;
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  netipc_nd_provider* p = nullptr;
+  const netipc_nd_thread_ops no_join{host_start, nullptr, &h};
+  o.threads = &no_join;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_EINVAL);
+  const netipc_nd_thread_ops no_start{nullptr, host_join, &h};
+  o.threads = &no_start;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_EINVAL);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_TRUE(h.started.empty());
 }
 
 }  // namespace
