@@ -216,10 +216,22 @@ build_harness() {
   compile=$(ninja -C "$b" -t commands ebpf.plugin | grep -F -- "-o $obj -c" | head -n 1)
   link=$(ninja -C "$b" -t commands ebpf.plugin | grep -F -- "-o ebpf.plugin " | tail -n 1)
   [ -n "$compile" ] && [ -n "$link" ] || { echo "cannot find ebpf.plugin's build commands"; return 1; }
-  compile=${compile/-o $obj -c */-o $WORK/harness.o -c $HERE/harness/ebpf_cgroup_harness.c}
+  # ebpf_cgroup.c finds "ebpf.h" beside itself; the harness is elsewhere.
+  compile=${compile/-o $obj -c */-I$BUILD_DIR/netdata/src/collectors/ebpf.plugin -o $WORK/harness.o -c $HERE/harness/ebpf_cgroup_harness.c}
   # Every ebpf.plugin object but ebpf_cgroup.c.o is replaced by the harness.
   link=$(printf '%s\n' "$link" | sed -E "s# CMakeFiles/ebpf\\.plugin\\.dir/[^ ]+\\.o# #g; s# -o ebpf\\.plugin # $obj $WORK/harness.o -o $WORK/ebpf-cgroup-harness #")
   (cd "$b" && eval "$compile" && eval "$link")
+}
+
+# ebpf.plugin inherits NETDATA_INVOCATION_ID (and NETDATA_RUN_DIR) from the daemon.
+harness() {
+  NETDATA_INVOCATION_ID=$INVOCATION_ID NETDATA_RUN_DIR=$RUN_DIR "$WORK/ebpf-cgroup-harness" "$@" 2>> "$WORK/harness.log"
+}
+
+# The first discovery pass has published (the host's own cgroups).
+first_generation() {
+  snapshot || return 1
+  python3 -c "import json,sys; sys.exit(0 if json.load(open('$WORK/snapshot.json'))['item_count'] > 0 else 1)"
 }
 
 # ---- run ---------------------------------------------------------------------
@@ -236,8 +248,13 @@ start_daemon "$NETDATA" "$WORK/patched"
 if wait_until "$TIMEOUT" test -S "$SOCKET"; then pass "daemon (pid $ND_PID) serves $SOCKET"; else
   fail "no socket $SOCKET after ${TIMEOUT}s"; tail -n 30 "$WORK/patched/log/"*.log; exit 1; fi
 
-# Before any test cgroup exists: the harness sees the host's cgroups (or none).
-"$WORK/ebpf-cgroup-harness" 1 > "$WORK/harness-0.txt"
+if wait_until "$TIMEOUT" first_generation; then
+  pass "first discovery pass published $(python3 -c "import json;print(json.load(open('$WORK/snapshot.json'))['item_count'])") host cgroups"
+else
+  fail "no snapshot after ${TIMEOUT}s"; cat "$WORK/snapshot.err" || true
+fi
+# Before any test cgroup exists: the harness sees the host's cgroups.
+harness 1 > "$WORK/harness-0.txt"
 
 t0=$(date +%s.%N)
 create_cgroups
@@ -308,7 +325,7 @@ fi
 
 # ebpf.plugin's view: the test cgroups as targets, the sleepers' PIDs in them.
 t_h0=$(date +%s.%N)
-"$WORK/ebpf-cgroup-harness" 1 > "$WORK/harness-1.txt"
+harness 1 > "$WORK/harness-1.txt"
 t_h1=$(date +%s.%N)
 python3 - "$WORK/harness-1.txt" "$GROUP" "$N" "${SLEEPERS[@]}" <<'EOF' && pass "ebpf.plugin's cgroup code tracks the $N test cgroups with the sleepers' PIDs (refresh $(python3 -c "print(f'{$t_h1 - $t_h0:.2f}')") s)" || fail "ebpf targets wrong (above)"
 import sys
@@ -357,7 +374,7 @@ if wait_until "$TIMEOUT" test_items_in_snapshot "$((N - HALF))"; then
 else
   fail "removed cgroups still in the snapshot after ${TIMEOUT}s"
 fi
-"$WORK/ebpf-cgroup-harness" 2 100 > "$WORK/harness-2.txt"
+harness 2 100 > "$WORK/harness-2.txt"
 python3 - "$WORK/harness-2.txt" "$GROUP" "$N" "$HALF" <<'EOF' && pass "ebpf targets follow: removed ones obsoleted, then gone" || fail "ebpf targets after removal wrong (above)"
 import sys
 group, n, half = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -5,7 +5,8 @@
 //
 // Built by packaging/netdata/e2e.sh with the compile flags of ebpf.plugin.
 // This file stands in for the rest of ebpf.plugin: the few globals the
-// cgroup code uses and a chart writer it never calls here.
+// cgroup code uses, a chart writer it never calls here, and libnetdata's
+// required dummies (as every external plugin has them).
 //
 // Usage: ebpf-cgroup-harness [REFRESHES [INTERVAL_MS]]
 // Each refresh prints:
@@ -16,6 +17,7 @@
 
 #include "ebpf.h"
 #include "ebpf_cgroup.h"
+#include "libnetdata/required_dummies.h"
 
 bool ebpf_plugin_exit = false;
 volatile sig_atomic_t ebpf_stop_signal = 0;
