@@ -336,8 +336,8 @@ targets = {}
 for l in lines:
     if l.startswith("target "):
         f = l.split()
-        kv = dict(x.split("=", 1) for x in f[2:7])
-        pids = [int(p) for p in f[7].split(",")] if len(f) > 7 and f[7] else []
+        kv = dict(x.split("=", 1) for x in f[2:6])
+        pids = [int(p) for p in f[6].split(",")] if len(f) > 6 and f[6] else []
         targets[f[1]] = (kv, pids)
 ok = True
 if "active=1" not in head: print("  integration not active:", lines[0]); ok = False
@@ -382,7 +382,7 @@ blocks, cur = [], None
 for l in open(sys.argv[1]).read().splitlines():
     if l.startswith("refresh "): cur = {"head": l, "t": {}}; blocks.append(cur)
     elif l.startswith("target "):
-        f = l.split(); cur["t"][f[1]] = dict(x.split("=", 1) for x in f[2:7])
+        f = l.split(); cur["t"][f[1]] = dict(x.split("=", 1) for x in f[2:6])
 ok = True
 for b in blocks:
     mine = {k: v for k, v in b["t"].items() if group in k and k.count("/") == 1}
