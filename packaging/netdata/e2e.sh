@@ -88,6 +88,7 @@ cleanup() {
   set +e
   [ -n "$ND_PID" ] && kill -TERM "$ND_PID" 2>/dev/null && wait "$ND_PID" 2>/dev/null
   for p in "${SLEEPERS[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${HARNESS_PID:-}" ] && kill "$HARNESS_PID" 2>/dev/null
   if [ -d "$CG_ROOT" ]; then
     find "$CG_ROOT" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
     rmdir "$CG_ROOT" 2>/dev/null
@@ -178,6 +179,11 @@ stop_daemon() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# "anon A MB, file F MB, shmem S MB" of a process.
+rss_parts() {
+  awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} /^RssShmem:/ {s=$2}
+       END {printf "anon %d MB, file %d MB, shmem %d MB", a/1024, f/1024, s/1024}' "/proc/$1/status"
+}
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 # The run directory the daemon picks: the first writable of these.
@@ -350,6 +356,24 @@ print(f"  {lines[0]}")
 sys.exit(0 if ok else 1)
 EOF
 
+# The service's own charts: netdata.cgroups_snapshot_items holds the items served.
+chart_items() {
+  curl -sf "http://127.0.0.1:$PORT/api/v1/data?chart=netdata.cgroups_snapshot_items&after=-4&points=1&format=json" \
+    -o "$WORK/chart.json" || return 1
+  python3 - "$WORK/chart.json" "$WORK/snapshot.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1])); items = json.load(open(sys.argv[2]))["item_count"]
+v = d["data"][0][1] if d.get("data") else None
+sys.exit(0 if v == items else 1)
+EOF
+}
+snapshot || true
+if wait_until 30 chart_items; then
+  pass "netdata.cgroups_snapshot_items charts the $(python3 -c "import json;print(json.load(open('$WORK/snapshot.json'))['item_count'])") items served"
+else
+  fail "netdata.cgroups_snapshot_items does not chart the items served: $(head -c 300 "$WORK/chart.json" 2>/dev/null)"
+fi
+
 # No legacy channel.
 if ls /dev/shm/netdata_shm_cgroup_ebpf /dev/shm/sem.netdata_sem_cgroup_ebpf >/dev/null 2>&1; then
   fail "legacy shared memory or semaphore present in /dev/shm"
@@ -359,49 +383,82 @@ fi
 
 # Memory of the daemon with every test cgroup published and tracked.
 sleep 6
-P_RSS=$(rss_kb "$ND_PID"); P_HWM=$(hwm_kb "$ND_PID")
+P_RSS=$(rss_kb "$ND_PID"); P_HWM=$(hwm_kb "$ND_PID"); P_PARTS=$(rss_parts "$ND_PID")
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" > "$WORK/snapshot-l1.txt"
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" --json > "$WORK/snapshot-l1.json"
 L1_ITEMS=$(python3 -c "import json;print(json.load(open('$WORK/snapshot-l1.json'))['item_count'])")
 
-# Removal: half of the test cgroups (sleepers' cgroups kept) leave.
+# Removal: half of the test cgroups (sleepers' cgroups kept) leave, while
+# ebpf.plugin's cgroup code keeps refreshing (every second here, every 30 s
+# in the plugin): a removed target must stay one refresh with updated=0 (so
+# the modules obsolete its charts) and be gone at the next.
 HALF=$((N / 2))
+NETDATA_INVOCATION_ID=$INVOCATION_ID NETDATA_RUN_DIR=$RUN_DIR "$WORK/ebpf-cgroup-harness" 100000 1000 \
+  > "$WORK/harness-2.txt" 2>> "$WORK/harness.log" &
+HARNESS_PID=$!
+wait_until 60 grep -q '^end 1$' "$WORK/harness-2.txt" || true
 t_r0=$(date +%s.%N)
 for ((i = N; i > N - HALF; i--)); do rmdir "$CG_ROOT/$(cg_name "$i")"; done
 if wait_until "$TIMEOUT" test_items_in_snapshot "$((N - HALF))"; then
   t_r1=$(date +%s.%N)
-  pass "$HALF removed cgroups left the snapshot ($(python3 -c "print(f'{$t_r1 - $t_r0:.2f}')") s)"
+  pass "$HALF removed cgroups left the snapshot ($(python3 -c "print(f'{$t_r1 - $t_r0:.2f}')") s from the first rmdir)"
 else
   fail "removed cgroups still in the snapshot after ${TIMEOUT}s"
 fi
-harness 2 100 > "$WORK/harness-2.txt"
-python3 - "$WORK/harness-2.txt" "$GROUP" "$N" "$HALF" <<'EOF' && pass "ebpf targets follow: removed ones obsoleted, then gone" || fail "ebpf targets after removal wrong (above)"
+# Two more complete refreshes after the snapshot settled.
+settled=$(grep -c '^end ' "$WORK/harness-2.txt" || true)
+wait_until "$TIMEOUT" test "$(grep -c '^end ' "$WORK/harness-2.txt")" -ge $((settled + 2)) || true
+kill "$HARNESS_PID" 2>/dev/null || true
+wait "$HARNESS_PID" 2>/dev/null || true
+python3 - "$WORK/harness-2.txt" "$GROUP" "$N" "$HALF" <<'EOF' && pass "ebpf targets follow the removal: each removed target obsoleted for one refresh, then gone" || fail "ebpf targets after removal wrong (above)"
 import sys
 group, n, half = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 blocks, cur = [], None
 for l in open(sys.argv[1]).read().splitlines():
-    if l.startswith("refresh "): cur = {"head": l, "t": {}}; blocks.append(cur)
-    elif l.startswith("target "):
+    if l.startswith("refresh "): cur = {"head": l, "t": {}, "done": False}; blocks.append(cur)
+    elif l.startswith("target ") and cur is not None:
         f = l.split(); cur["t"][f[1]] = dict(x.split("=", 1) for x in f[2:6])
-ok = True
-for b in blocks:
-    mine = {k: v for k, v in b["t"].items() if group in k and k.count("/") == 1}
-    upd = sum(1 for v in mine.values() if v["updated"] == "1")
-    print(f"  {b['head']}: test targets {len(mine)}, updated {upd}")
-# The harness process is new, so its first refresh already sees only the survivors.
-last = {k: v for k, v in blocks[-1]["t"].items() if group in k and k.count("/") == 1}
-if len(last) != n - half or any(v["updated"] != "1" for v in last.values()): ok = False
+    elif l.startswith("end ") and cur is not None: cur["done"] = True
+blocks = [b for b in blocks if b["done"]]
+mine = lambda b: {k: v for k, v in b["t"].items() if group in k and k.count("/") == 1}
+removed = {f"cgroup_{group}/c{i:06d}" for i in range(n - half + 1, n + 1)}
+ok, obsoleted = True, set()
+for prev, b in zip(blocks, blocks[1:]):
+    stale = {k for k, v in mine(prev).items() if v["updated"] == "0"}
+    if stale - removed: print(f"  not removed but updated=0: {sorted(stale - removed)[:5]}"); ok = False
+    if stale & set(b["t"]): print(f"  still listed a refresh after updated=0: {sorted(stale & set(b['t']))[:5]}"); ok = False
+    obsoleted |= stale
+    if stale and "send_cgroup_chart=1" not in prev["head"]: print(f"  membership changed without send_cgroup_chart: {prev['head']}"); ok = False
+changes = sum(1 for b in blocks if "send_cgroup_chart=1" in b["head"])
+print(f"  {len(blocks)} refreshes, {changes} with membership changes; {len(obsoleted)} targets seen with updated=0 before leaving")
+if obsoleted != removed: print(f"  {len(removed - obsoleted)} removed targets never seen with updated=0"); ok = False
+last = mine(blocks[-1])
+if len(last) != n - half or any(v["updated"] != "1" for v in last.values()):
+    print(f"  last refresh: {len(last)} test targets, want {n - half} all updated"); ok = False
 sys.exit(0 if ok else 1)
 EOF
 
 stop_daemon
 if [ -e "$SOCKET" ]; then fail "socket left behind after SIGTERM"; else pass "daemon stopped; socket removed"; fi
 
+# [plugin:cgroups] enable cgroups-snapshot service = no: no socket, said once.
+write_config "$WORK/disabled"
+printf '[plugin:cgroups]\n    enable cgroups-snapshot service = no\n' >> "$WORK/disabled/netdata.conf"
+start_daemon "$NETDATA" "$WORK/disabled"
+if wait_until 60 grep -q "cgroups-snapshot service disabled" "$WORK/disabled/log/collector.log" 2>/dev/null &&
+   [ ! -e "$SOCKET" ]; then
+  pass "'enable cgroups-snapshot service = no' serves nothing and says so"
+else
+  fail "with the service disabled: socket $( [ -e "$SOCKET" ] && echo present || echo absent ), log line missing"
+fi
+stop_daemon
+
 echo
 echo "summary: cgroups=$N version=v$CG_VERSION"
-echo "  creation -> snapshot: $(python3 -c "print(f'{$t_snap - $t_created:.2f}')") s; harness refresh: $(python3 -c "print(f'{$t_h1 - $t_h0:.2f}')") s"
+echo "  creation -> snapshot: $(python3 -c "print(f'{$t_snap - $t_created:.2f}')") s (netdata's discovery);" \
+     "one ebpf.plugin refresh with all targets: $(python3 -c "print(f'{$t_h1 - $t_h0:.2f}')") s (the plugin refreshes every 30 s)"
 echo "  snapshot items (all discovered cgroups): $L1_ITEMS"
-echo "  patched daemon: VmRSS $((P_RSS / 1024)) MB, VmHWM $((P_HWM / 1024)) MB"
+echo "  patched daemon: VmRSS $((P_RSS / 1024)) MB ($P_PARTS), VmHWM $((P_HWM / 1024)) MB"
 
 if [ -n "$BASELINE" ]; then
   # The unpatched release on the same cgroups (all N again).
@@ -415,10 +472,10 @@ if [ -n "$BASELINE" ]; then
   }
   if wait_until "$TIMEOUT" legacy_count; then
     sleep 6
-    B_RSS=$(rss_kb "$ND_PID"); B_HWM=$(hwm_kb "$ND_PID")
+    B_RSS=$(rss_kb "$ND_PID"); B_HWM=$(hwm_kb "$ND_PID"); B_PARTS=$(rss_parts "$ND_PID")
     SHM_BYTES=$(stat -c %s /dev/shm/netdata_shm_cgroup_ebpf)
     SHM_COUNT=$(od -An -N4 -td4 /dev/shm/netdata_shm_cgroup_ebpf | tr -d ' ')
-    echo "  unpatched daemon: VmRSS $((B_RSS / 1024)) MB, VmHWM $((B_HWM / 1024)) MB;" \
+    echo "  unpatched daemon: VmRSS $((B_RSS / 1024)) MB ($B_PARTS), VmHWM $((B_HWM / 1024)) MB;" \
          "legacy region $SHM_BYTES bytes for $SHM_COUNT entries (capacity = max cgroups to allow = $((N + 2000)))"
     echo "  difference (patched - unpatched): VmRSS $(((P_RSS - B_RSS) / 1024)) MB"
     if [ "$L1_ITEMS" -gt 1000 ]; then
