@@ -381,8 +381,8 @@ else
   pass "nothing legacy in /dev/shm ($(ls /dev/shm | tr '\n' ' '))"
 fi
 
-# Memory of the daemon with every test cgroup published and tracked.
-sleep 6
+# Memory of the daemon with every test cgroup published, charted and tracked.
+sleep 10
 P_RSS=$(rss_kb "$ND_PID"); P_HWM=$(hwm_kb "$ND_PID"); P_PARTS=$(rss_parts "$ND_PID")
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" > "$WORK/snapshot-l1.txt"
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" --json > "$WORK/snapshot-l1.json"
@@ -470,8 +470,18 @@ if [ -n "$BASELINE" ]; then
     local c; c=$(od -An -N4 -td4 /dev/shm/netdata_shm_cgroup_ebpf | tr -d ' ')
     [ "${c:-0}" -ge "$N" ]
   }
-  if wait_until "$TIMEOUT" legacy_count; then
-    sleep 6
+  # Measured as the patched daemon was: every test cgroup charted, then 10 s.
+  all_charted() {
+    curl -sf "http://127.0.0.1:$PORT/api/v1/charts" -o "$WORK/charts-baseline.json" || return 1
+    python3 - "$WORK/charts-baseline.json" "$GROUP" "$N" <<'EOF'
+import json, sys
+charts = json.load(open(sys.argv[1]))["charts"]
+n = len({c["type"] for c in charts.values() if c["type"].startswith("cgroup_" + sys.argv[2] + "/")})
+sys.exit(0 if n >= int(sys.argv[3]) else 1)
+EOF
+  }
+  if wait_until "$TIMEOUT" legacy_count && wait_until "$TIMEOUT" all_charted; then
+    sleep 10
     B_RSS=$(rss_kb "$ND_PID"); B_HWM=$(hwm_kb "$ND_PID"); B_PARTS=$(rss_parts "$ND_PID")
     SHM_BYTES=$(stat -c %s /dev/shm/netdata_shm_cgroup_ebpf)
     SHM_COUNT=$(od -An -N4 -td4 /dev/shm/netdata_shm_cgroup_ebpf | tr -d ' ')
