@@ -27,6 +27,8 @@ Options:
                      Default: ../shared/netdata-offline beside this checkout
                      if it exists, else Netdata's plain configure.
   --online           ignore the offline kit even if it exists
+  --allow-dirty      vendor HEAD although this checkout has uncommitted changes
+                     under the vendored paths (they are not vendored)
   --jobs N           parallel build jobs (default: number of CPUs)
   -h, --help         this text
 
@@ -39,12 +41,13 @@ EOF
 die() { echo "build.sh: $*" >&2; exit 2; }
 
 TREE="" OUT="" UNPATCHED=0 KIT="" ONLINE=0 JOBS=$(nproc)
-EXTRA=()
+EXTRA=() VENDOR_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --unpatched) UNPATCHED=1; shift ;;
     --offline-kit) KIT=${2:?}; shift 2 ;;
     --online) ONLINE=1; shift ;;
+    --allow-dirty) VENDOR_ARGS+=(--allow-dirty); shift ;;
     --jobs) JOBS=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
@@ -98,7 +101,7 @@ if [ "$UNPATCHED" = 0 ]; then
   step "vendoring this checkout into src/libnetdata/netipc"
   GIT_COMMITTER_NAME=netipc GIT_COMMITTER_EMAIL=netipc@localhost \
   GIT_AUTHOR_NAME=netipc GIT_AUTHOR_EMAIL=netipc@localhost \
-    "$HERE/vendor.sh" "$SRC" ${NETIPC_VENDOR_ARGS:-}
+    "$HERE/vendor.sh" "${VENDOR_ARGS[@]}" "$SRC"
   step "git am $(ls "$HERE"/patches/*.patch | wc -l) patches"
   git -C "$SRC" -c user.name=netipc -c user.email=netipc@localhost am -q --committer-date-is-author-date "$HERE"/patches/*.patch
   git -C "$SRC" log --oneline | head -n 20
