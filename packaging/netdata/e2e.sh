@@ -96,6 +96,7 @@ cleanup() {
   if [ "$KEEP" = 1 ]; then echo "e2e: work folder kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 cg_name() { printf 'c%06d' "$1"; }
 
@@ -406,8 +407,9 @@ else
   fail "removed cgroups still in the snapshot after ${TIMEOUT}s"
 fi
 # Two more complete refreshes after the snapshot settled.
-settled=$(grep -c '^end ' "$WORK/harness-2.txt" || true)
-wait_until "$TIMEOUT" test "$(grep -c '^end ' "$WORK/harness-2.txt")" -ge $((settled + 2)) || true
+refreshes() { grep -c '^end ' "$WORK/harness-2.txt" || true; }
+refreshes_at_least() { [ "$(refreshes)" -ge "$1" ]; }
+wait_until "$TIMEOUT" refreshes_at_least $(($(refreshes) + 2)) || fail "the harness stopped refreshing"
 kill "$HARNESS_PID" 2>/dev/null || true
 wait "$HARNESS_PID" 2>/dev/null || true
 python3 - "$WORK/harness-2.txt" "$GROUP" "$N" "$HALF" <<'EOF' && pass "ebpf targets follow the removal: each removed target obsoleted for one refresh, then gone" || fail "ebpf targets after removal wrong (above)"
