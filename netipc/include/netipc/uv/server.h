@@ -16,6 +16,14 @@
 //    closes every session. `done` runs on the loop thread once every
 //    handle is closed; after it, no callback of this server runs again and
 //    the Server may be destroyed. The host may then uv_loop_close().
+//  - Failures inside a libuv callback (an exception from the handler or
+//    from an allocation, a handle that cannot be initialised, a thread that
+//    cannot be started) close the session concerned, are counted in
+//    ServerStats::internal_failures and logged (rate limited); they never
+//    leave a callback, so they never reach libuv or the host.
+//  - If create() fails after registering handles with the loop, those are
+//    closed and freed by the loop's next iteration: run the loop once more
+//    before uv_loop_close().
 //  - Destroying a Server that was not stopped (or whose stop has not
 //    completed) is a programming error: it aborts in debug builds.
 #pragma once
@@ -29,6 +37,7 @@
 #include "netipc/dispatch.h"
 #include "netipc/result.h"
 #include "netipc/uds.h"
+#include "netipc/uv/thread_factory.h"
 
 typedef struct uv_loop_s uv_loop_t;
 
@@ -48,6 +57,10 @@ struct ServerConfig {
   uint32_t handshake_timeout_ms = 0;         // 0 -> 5000
   uint32_t packet_size = 0;                  // 0 -> auto (SO_SNDBUF - 32)
   ListenerOptions listener;
+  // Starts the shared-memory waiter threads (name "netipc-shm"). Empty ->
+  // std_thread_factory(). When a thread cannot be started, that session
+  // falls back to the socket transport.
+  ThreadFactory shm_threads;
 };
 
 struct ServerStats {
@@ -57,6 +70,14 @@ struct ServerStats {
   uint64_t sessions_dropped = 0;    // closed for malformed traffic or timeouts
   uint64_t requests = 0;
   uint64_t shm_sessions = 0;
+  // Times accept() ran out of descriptors or memory (EMFILE, ENFILE,
+  // ENOBUFS, ENOMEM): the listener then rests until the next sweep (250 ms)
+  // instead of spinning; pending connections wait in the backlog.
+  uint64_t accept_pauses = 0;
+  // Failures inside the server itself (an exception from a handler or an
+  // allocation, a libuv handle that could not be set up): the session
+  // concerned is closed, the server goes on.
+  uint64_t internal_failures = 0;
 };
 
 class Server {
