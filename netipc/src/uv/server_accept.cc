@@ -196,7 +196,10 @@ void ServerImpl::shm_thread_body(Session* s) {
   } catch (...) {
     st_internal_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (end.dropped && peer_message_allowed()) {
+  if (shm->region.broken() && peer_message_allowed()) {
+    NETIPC_LOG(kWarning, "%s: shared-memory session %llu ended: its region file was truncated",
+               config_.service.c_str(), static_cast<unsigned long long>(s->id));
+  } else if (end.dropped && peer_message_allowed()) {
     NETIPC_LOG(kWarning, "%s: shared-memory session %llu dropped: %s", config_.service.c_str(),
                static_cast<unsigned long long>(s->id), errc_name(end.reason));
   }
