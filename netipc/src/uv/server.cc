@@ -27,6 +27,7 @@ ServerConfig resolve_defaults(ServerConfig c) {
   }
   if (c.max_sessions == 0) c.max_sessions = 1024;
   if (c.handshake_timeout_ms == 0) c.handshake_timeout_ms = 5000;
+  if (c.max_pending_handshakes == 0) c.max_pending_handshakes = 128;
   if (!c.shm_threads.start || !c.shm_threads.join) c.shm_threads = std_thread_factory();
   return c;
 }
@@ -155,6 +156,7 @@ ServerStats ServerImpl::stats() const {
   s.sessions_active = st_active_.load(std::memory_order_relaxed);
   s.accept_pauses = st_accept_pauses_.load(std::memory_order_relaxed);
   s.internal_failures = st_internal_.load(std::memory_order_relaxed);
+  s.handshakes_shed = st_shed_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -258,6 +260,7 @@ void ServerImpl::close_session(Session* s, bool dropped) {
     return;
   }
   if (s->state == Session::State::kServing) --serving_;
+  dequeue_handshake(s);
   s->state = Session::State::kClosing;
   if (dropped) st_dropped_.fetch_add(1, std::memory_order_relaxed);
   // The fd is closed only in the close callback, after libuv stopped polling it.

@@ -1,6 +1,8 @@
 // Accept and handshake of netipc::uv::Server, and the start of its
 // shared-memory sessions (region and waiter thread). Lifecycle is in
 // server.cc, request serving in server_session.cc.
+#include <poll.h>
+
 #include <memory>
 
 #include "../sys_linux.h"
@@ -21,19 +23,70 @@ void ServerImpl::on_listener_event(uv_poll_t* handle, int status, int) {
   self->guarded(nullptr, "accepting a connection", [self] { self->accept_pending(); });
 }
 
-void ServerImpl::pause_accepting() {
+void ServerImpl::pause_accepting(bool out_of_resources) {
   // The listener is level-triggered: with the connection still pending,
   // polling it again would wake the loop at once, forever (100% CPU). It
   // rests until the next sweep; the connections wait in the backlog.
   if (accept_paused_) return;
   accept_paused_ = true;
-  st_accept_pauses_.fetch_add(1, std::memory_order_relaxed);
+  if (out_of_resources) st_accept_pauses_.fetch_add(1, std::memory_order_relaxed);
   uv_poll_stop(&listener_poll_);
+}
+
+bool ServerImpl::make_room_for_a_handshake() {
+  // Early drop (sshd's MaxStartups idea): the oldest connection that has
+  // not said HELLO goes, but only once it has had a grace period to say it.
+  // While every one of them is younger, the listener rests instead: new
+  // connections wait in the kernel's backlog, so a flood cannot push out a
+  // client between its accept and the loop iteration that reads its HELLO.
+  if (handshaking_ < config_.max_pending_handshakes) return true;
+  // Nobody is waiting to come in: nobody has to go.
+  pollfd pending{listener_.fd(), POLLIN, 0};
+  if (::poll(&pending, 1, 0) <= 0) return false;
+  // deadline = accept time + handshake timeout.
+  const int64_t young_if_deadline_after = netipc::detail::monotonic_ns() +
+                                          int64_t{config_.handshake_timeout_ms} * 1000000 -
+                                          kHandshakeGraceNs;
+  while (handshaking_ >= config_.max_pending_handshakes && hs_head_ != nullptr) {
+    Session* oldest = hs_head_;
+    if (oldest->handshake_deadline_ns > young_if_deadline_after) {
+      pause_accepting(false);
+      return false;
+    }
+    st_shed_.fetch_add(1, std::memory_order_relaxed);
+    dequeue_handshake(oldest);  // even if a waiter thread still owns it
+    close_session(oldest, true);
+  }
+  return true;
+}
+
+void ServerImpl::enqueue_handshake(Session* s) {
+  s->in_hs_queue = true;
+  s->hs_prev = hs_tail_;
+  s->hs_next = nullptr;
+  if (hs_tail_ != nullptr) {
+    hs_tail_->hs_next = s;
+  } else {
+    hs_head_ = s;
+  }
+  hs_tail_ = s;
+  ++handshaking_;
+}
+
+void ServerImpl::dequeue_handshake(Session* s) {
+  if (!s->in_hs_queue) return;
+  s->in_hs_queue = false;
+  (s->hs_prev != nullptr ? s->hs_prev->hs_next : hs_head_) = s->hs_next;
+  (s->hs_next != nullptr ? s->hs_next->hs_prev : hs_tail_) = s->hs_prev;
+  s->hs_prev = s->hs_next = nullptr;
+  --handshaking_;
 }
 
 void ServerImpl::accept_pending() {
   // Bounded per wake-up so a connection flood cannot starve other sessions.
-  for (int i = 0; i < 64 && !stopping_ && !accept_paused_; ++i) {
+  const int batch = 64;
+  for (int i = 0; i < batch && !stopping_ && !accept_paused_; ++i) {
+    if (!make_room_for_a_handshake()) return;
     auto fd = listener_.accept();
     if (!fd.ok()) {
       if (fd.code() == Errc::kNotReady) return;
@@ -43,13 +96,7 @@ void ServerImpl::accept_pending() {
       }
       // Out of descriptors or memory: not the peer's fault and not gone by
       // retrying at once.
-      if (fd.code() == Errc::kNoMemory) pause_accepting();
-      continue;
-    }
-    // Hard cap on connections held open (sessions plus handshakes): beyond
-    // it the connection is closed at once, before it costs anything.
-    if (sessions_.size() >= uint64_t{config_.max_sessions} + 64) {
-      st_rejected_.fetch_add(1, std::memory_order_relaxed);
+      if (fd.code() == Errc::kNoMemory) pause_accepting(true);
       continue;
     }
     // Owned until the poll handle is registered: an exception or a failed
@@ -67,6 +114,7 @@ void ServerImpl::accept_pending() {
       continue;
     }
     Session* s = owned.release();
+    enqueue_handshake(s);
     st_active_.fetch_add(1, std::memory_order_relaxed);
     set_events(s, UV_READABLE | UV_DISCONNECT);
   }
@@ -143,6 +191,7 @@ void ServerImpl::do_handshake(Session* s) {
     s->ack = d.ack;
     s->id = d.ack.session_id;
   }
+  dequeue_handshake(s);
   s->state = Session::State::kServing;
   ++serving_;
   if (s->shm) {

@@ -24,6 +24,10 @@ namespace netipc::uv::detail {
 
 class ServerImpl;
 
+// How long a connection may wait for its HELLO before a newer one can push
+// it out of a full handshake budget.
+inline constexpr int64_t kHandshakeGraceNs = 250 * 1000000LL;
+
 struct Session {
   enum class State : uint8_t { kHandshake, kServing, kClosing };
 
@@ -42,6 +46,10 @@ struct Session {
   bool close_after_send = false;
   int events = 0;
   Session* reap_next = nullptr;  // the reap list (guarded by ServerImpl::reap_mu_)
+  // The handshake queue, oldest first (while state == kHandshake).
+  Session* hs_prev = nullptr;
+  Session* hs_next = nullptr;
+  bool in_hs_queue = false;
 
   // Shared-memory sessions: the region (unlinked when the session is
   // destroyed) and the waiter thread that serves it. While the thread runs
@@ -108,7 +116,13 @@ class ServerImpl final : public Server {
   // Remakes an accepted decision without the SHM profiles (socket fallback).
   void decide_without_shm(ServerDecision* d, ServerPolicy* policy);
   // Stops polling the listener until the next sweep.
-  void pause_accepting();
+  void pause_accepting(bool out_of_resources);
+  // Sheds the oldest handshaking connections past their grace period until
+  // the budget has room for a pending connection; false when nothing is
+  // pending, or (and the listener rests) when no one is past its grace.
+  bool make_room_for_a_handshake();
+  void enqueue_handshake(Session* s);
+  void dequeue_handshake(Session* s);
 
   void accept_pending();
   void do_handshake(Session* s);
@@ -142,12 +156,15 @@ class ServerImpl final : public Server {
   bool abandoned_ = false;  // start() failed: delete when the handles are closed
   std::function<void()> stop_done_;
   std::unordered_set<Session*> sessions_;
+  Session* hs_head_ = nullptr;  // oldest handshaking session
+  Session* hs_tail_ = nullptr;
+  uint32_t handshaking_ = 0;
   uint64_t next_session_id_ = 1;
 
   std::atomic<uint32_t> learned_response_{0};
   std::atomic<uint64_t> st_active_{0};  // sessions_.size(), readable from any thread
   std::atomic<uint64_t> st_accepted_{0}, st_rejected_{0}, st_dropped_{0}, st_requests_{0},
-      st_shm_{0}, st_accept_pauses_{0}, st_internal_{0};
+      st_shm_{0}, st_accept_pauses_{0}, st_internal_{0}, st_shed_{0};
   RateLimiter peer_log_limiter_;
 };
 

@@ -55,6 +55,13 @@ struct ServerConfig {
   uint64_t auth_token = 0;
   uint32_t max_sessions = 0;                 // 0 -> 1024 concurrent sessions
   uint32_t handshake_timeout_ms = 0;         // 0 -> 5000
+  // Connections accepted but not past their handshake have a budget of
+  // their own (0 -> 128). When it is full, a new connection pushes out the
+  // oldest one (early drop, like sshd's MaxStartups) once that one has had
+  // 250 ms to say HELLO; while all are younger, the listener rests until
+  // the next sweep and new connections wait in the kernel's backlog. So
+  // connections that never say HELLO cannot lock out a client that does.
+  uint32_t max_pending_handshakes = 0;
   uint32_t packet_size = 0;                  // 0 -> auto (SO_SNDBUF - 32)
   ListenerOptions listener;
   // Starts the shared-memory waiter threads (name "netipc-shm"). Empty ->
@@ -74,6 +81,9 @@ struct ServerStats {
   // ENOBUFS, ENOMEM): the listener then rests until the next sweep (250 ms)
   // instead of spinning; pending connections wait in the backlog.
   uint64_t accept_pauses = 0;
+  // Handshaking connections pushed out by newer ones (budget full); also
+  // counted in sessions_dropped.
+  uint64_t handshakes_shed = 0;
   // Failures inside the server itself (an exception from a handler or an
   // allocation, a libuv handle that could not be set up): the session
   // concerned is closed, the server goes on.
