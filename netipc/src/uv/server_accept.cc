@@ -3,6 +3,7 @@
 // server.cc, request serving in server_session.cc.
 #include <poll.h>
 
+#include <cstdio>
 #include <memory>
 
 #include "../sys_linux.h"
@@ -208,10 +209,14 @@ bool ServerImpl::start_shm_thread(Session* s, const wire::HelloAck& ack) {
   s->ack = ack;
   s->id = ack.session_id;
   Result<void*> t = make_error(Errc::kNoMemory, "start thread");
+  // An Error keeps only a pointer to its text: an exception's what() is
+  // copied here, because it dies with the exception.
+  char thrown[160] = "";
   try {
     t = config_.shm_threads.start("netipc-shm", [this, s] { shm_thread_body(s); });
   } catch (const std::exception& e) {
-    t = make_error(Errc::kNoMemory, e.what());
+    std::snprintf(thrown, sizeof thrown, "start thread: %s", e.what());
+    t = make_error(Errc::kNoMemory, "start thread: exception");
   } catch (...) {
     t = make_error(Errc::kNoMemory, "start thread: unknown exception");
   }
@@ -220,7 +225,7 @@ bool ServerImpl::start_shm_thread(Session* s, const wire::HelloAck& ack) {
     if (peer_message_allowed()) {
       NETIPC_LOG(kWarning, "%s: no thread for shared-memory session %llu (%s); using the socket",
                  config_.service.c_str(), static_cast<unsigned long long>(ack.session_id),
-                 t.error().message().c_str());
+                 thrown[0] != '\0' ? thrown : t.error().message().c_str());
     }
     return false;
   }
