@@ -61,6 +61,8 @@ int serve_snapshot(const ServeOptions& o) {
   cfg.service = o.ep.service;
   cfg.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
   cfg.auth_token = *token;
+  cfg.listener.allowed_uids = allowed_uid_set(o.ep.allow_uids);
+  cfg.listener.socket_mode = socket_mode_of(o.ep.socket_mode);
   transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -110,6 +112,7 @@ void add_serve_snapshot_command(CLI::App* serve, int* rc) {
                 "systemd_enabled field of the snapshot, 0 or 1 (default 1)")
       ->check(CLI::IsMember({0, 1}));
   add_snapshot_endpoint_options(s, &o->ep);
+  add_allow_uid_option(s, &o->ep);
   s->callback([o, rc] { *rc = serve_snapshot(*o); });
 }
 
