@@ -46,6 +46,7 @@ int serve_increment(const EndpointOptions& o) {
   uv_loop_init(&loop);
   auto server = uv::Server::create(&loop, cfg, make_increment_handler());
   if (!server.ok()) {
+    uv_run(&loop, UV_RUN_NOWAIT);  // closes what a failed create() had registered
     uv_loop_close(&loop);
     return fail("cannot serve " + o.run_dir + "/" + o.service + ".sock", server.error());
   }

@@ -68,6 +68,7 @@ int serve_snapshot(const ServeOptions& o) {
   uv_loop_init(&loop);
   auto server = uv::Server::create(&loop, cfg, pub.handler());
   if (!server.ok()) {
+    uv_run(&loop, UV_RUN_NOWAIT);  // closes what a failed create() had registered
     uv_loop_close(&loop);
     return fail("cannot serve " + o.ep.run_dir + "/" + o.ep.service + ".sock", server.error());
   }

@@ -94,6 +94,12 @@ Status ServerImpl::start() {
                  cs.reclaimed);
     }
   }
+  // Listening first: its failures (ADDR_IN_USE, an unsafe run dir) are the
+  // common ones, and before any handle is registered they leave the loop
+  // untouched.
+  auto l = UdsListener::listen(config_.run_dir, config_.service, config_.listener);
+  if (!l.ok()) return l.error();
+  listener_ = std::move(*l);
   sweep_timer_.data = this;
   stop_timer_.data = this;
   reap_async_.data = this;
@@ -109,9 +115,6 @@ Status ServerImpl::start() {
   if (rc != 0) return uv_failure("uv_async_init", rc);
   reap_async_.data = this;
   ++open_handles_;
-  auto l = UdsListener::listen(config_.run_dir, config_.service, config_.listener);
-  if (!l.ok()) return l.error();
-  listener_ = std::move(*l);
   rc = uv_poll_init(loop_, &listener_poll_, listener_.fd());
   if (rc != 0) return uv_failure("uv_poll_init (listener)", rc);
   listener_poll_.data = this;

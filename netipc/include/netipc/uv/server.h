@@ -21,9 +21,12 @@
 //    cannot be started) close the session concerned, are counted in
 //    ServerStats::internal_failures and logged (rate limited); they never
 //    leave a callback, so they never reach libuv or the host.
-//  - If create() fails after registering handles with the loop, those are
+//  - If create() fails because a libuv handle could not be initialised
+//    (descriptors or memory exhausted), the handles it had registered are
 //    closed and freed by the loop's next iteration: run the loop once more
-//    before uv_loop_close().
+//    before uv_loop_close(). Listen failures (ADDR_IN_USE, an unsafe run
+//    dir...) happen before any handle is registered and leave the loop
+//    untouched.
 //  - Destroying a Server that was not stopped (or whose stop has not
 //    completed) is a programming error: it aborts in debug builds.
 #pragma once
