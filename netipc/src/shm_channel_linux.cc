@@ -31,6 +31,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "shm_guard_linux.h"
 #include "shm_internal_linux.h"
 #include "sys_linux.h"
 
@@ -72,6 +73,14 @@ inline void announce_awake(uint32_t* word) noexcept {
   __atomic_fetch_or(word, kSignalAwakeBit, __ATOMIC_ACQ_REL);
 }
 
+// A SIGBUS guard repaired an access to this region: its file was truncated
+// and the pages are zeros now. The session cannot go on; the peer (or
+// whoever truncated the file) is to blame, so callers treat it like a peer
+// that went away: close, and a client reconnects.
+bool truncated(int guard_slot) noexcept { return shm::guard::broken(guard_slot); }
+constexpr const char* kTruncatedMessage =
+    "shm: region file truncated under the session (SIGBUS caught)";
+
 }  // namespace
 
 unsigned usable_cpu_count() noexcept {
@@ -92,6 +101,7 @@ ShmChannel::ShmChannel(const ShmRegion& region, ShmSide side,
 
   State s;
   s.base = base;
+  s.guard_slot = region.guard_slot();
   s.side = side;
   uint8_t* req_area = base + l.request_offset;
   uint8_t* resp_area = base + l.response_offset;
@@ -174,6 +184,7 @@ Status ShmChannel::publish(ByteSpan header, ByteSpan payload) noexcept {
 
   if (header.size != 0) std::memcpy(s.tx_area, header.data, header.size);
   if (payload.size != 0) std::memcpy(s.tx_area + header.size, payload.data, payload.size);
+  if (truncated(s.guard_slot)) return make_error(Errc::kPeerGone, kTruncatedMessage);
   __atomic_store_n(s.tx_len_word, static_cast<uint32_t>(total), __ATOMIC_RELEASE);
   __atomic_fetch_add(s.tx_seq_word, 1, __ATOMIC_RELEASE);  // the publication point
   ++s.tx_seq;
@@ -250,6 +261,7 @@ Result<uint32_t> ShmChannel::wait_and_consume(MutableByteSpan out, uint64_t expe
     uint32_t sig = load_acquire(word);
     uint64_t seq = load_acquire(s.rx_seq_word);
     if (seq >= expected) return consume(out, seq);
+    if (truncated(s.guard_slot)) return make_error(Errc::kPeerGone, kTruncatedMessage);
 
     const int64_t now = detail::monotonic_ns();
     if (deadline_ns != 0 && now >= deadline_ns) {
@@ -300,6 +312,7 @@ Result<uint32_t> ShmChannel::wait_and_consume(MutableByteSpan out, uint64_t expe
 Result<uint32_t> ShmChannel::consume(MutableByteSpan out, uint64_t seen_seq) noexcept {
   State& s = s_;
   const uint64_t expected = s.rx_seq + 1;
+  if (truncated(s.guard_slot)) return make_error(Errc::kPeerGone, kTruncatedMessage);
   // Spec B.7.3: the publication is consumed whatever happens next.
   s.rx_seq = expected;
   ++s.stats.received;
@@ -317,6 +330,7 @@ Result<uint32_t> ShmChannel::consume(MutableByteSpan out, uint64_t seen_seq) noe
   // Copy out at once: the peer overwrites the area in place on its next
   // turn. (No destination: receive_in_place_until() reads it there.)
   if (out.data != nullptr) std::memcpy(out.data, s.rx_area, len);
+  if (truncated(s.guard_slot)) return make_error(Errc::kPeerGone, kTruncatedMessage);
   return len;
 }
 

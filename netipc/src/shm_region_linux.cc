@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "shm_guard_linux.h"
 #include "shm_internal_linux.h"
 #include "sys_linux.h"
 
@@ -78,11 +79,17 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
     reset();
     base_ = std::exchange(other.base_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    guard_slot_ = std::exchange(other.guard_slot_, -1);
   }
   return *this;
 }
 
+bool Mapping::broken() const noexcept { return guard::broken(guard_slot_); }
+
 void Mapping::reset() noexcept {
+  // Out of the guard first: once unmapped, the range may be reused by an
+  // unrelated mapping whose faults are none of the guard's business.
+  guard::remove(std::exchange(guard_slot_, -1));
   if (base_ != nullptr) ::munmap(base_, size_);
   base_ = nullptr;
   size_ = 0;
@@ -146,7 +153,13 @@ Result<Mapping> map_shared(int fd, size_t size, const char* what) {
     const int err = errno;
     return make_error(err == ENOMEM ? Errc::kNoMemory : Errc::kSystem, what, err);
   }
-  return Mapping(static_cast<uint8_t*>(p), size);
+  // Peer-writable: guarded against truncation from the first access on.
+  const int slot = guard::add(static_cast<uint8_t*>(p), size);
+  if (slot < 0) {
+    ::munmap(p, size);
+    return make_error(Errc::kNoMemory, "shm: no SIGBUS guard slot for the mapping");
+  }
+  return Mapping(static_cast<uint8_t*>(p), size, slot);
 }
 
 }  // namespace

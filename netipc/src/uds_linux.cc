@@ -46,14 +46,36 @@ Status recover_stale_node(const std::string& run_dir, const std::string& service
       &err);
   if (rc == 0) return make_error(Errc::kAddrInUse, "a live server owns the endpoint");
   if (err == ENOENT) return ok_status();
-  // Not a live server (refused, a foreign file, a directory...): reclaim.
   UniqueFd dir(::open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return make_error(Errc::kAddrInUse, "open run dir", errno);
   const std::string name = service + ".sock";
-  if (::unlinkat(dir.get(), name.c_str(), 0) != 0) {
-    int e = errno;
-    if (e == EISDIR && ::unlinkat(dir.get(), name.c_str(), AT_REMOVEDIR) == 0) return ok_status();
-    if (e != ENOENT) return make_error(Errc::kAddrInUse, "remove stale socket", e);
+  // Only a dead socket is ours to reclaim (ECONNREFUSED: a socket node with
+  // nobody listening). Anything else is someone's file and is left alone,
+  // with a clear error (a deliberate deviation from upstream, which unlinks
+  // whatever is there; see docs/transport.md).
+  struct stat st {};
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return ok_status();
+    return make_error(Errc::kAddrInUse, "inspect the socket path", errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return make_error(Errc::kAddrInUse,
+                      S_ISDIR(st.st_mode)
+                          ? "a directory is at the socket path (not removed)"
+                          : "a file that is not a socket is at the socket path (not removed)");
+  }
+  if (err == EPROTOTYPE) {
+    return make_error(Errc::kAddrInUse,
+                      "another program's stream or datagram socket is at the socket path "
+                      "(not removed)",
+                      err);
+  }
+  if (err != ECONNREFUSED) {
+    return make_error(Errc::kAddrInUse, "cannot probe the socket at the socket path (not removed)",
+                      err);
+  }
+  if (::unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+    return make_error(Errc::kAddrInUse, "remove stale socket", errno);
   }
   return ok_status();
 }
@@ -87,8 +109,21 @@ Status check_run_dir(const std::string& run_dir) {
   if (run_dir.empty() || run_dir[0] != '/') {
     return make_error(Errc::kUnsafeRunDir, "run dir must be an absolute path");
   }
+  // lstat() follows a symlink named with a trailing "/" or "/." ("link/",
+  // "link/."): check the last real component, without those suffixes.
+  std::string last = run_dir;
+  for (;;) {
+    if (last.size() > 1 && last.back() == '/') {
+      last.pop_back();
+    } else if (last.size() > 2 && last.compare(last.size() - 2, 2, "/.") == 0) {
+      last.resize(last.size() - 2);
+    } else {
+      break;
+    }
+  }
+  if (last.empty()) last = "/";
   struct stat st {};
-  if (::lstat(run_dir.c_str(), &st) != 0) {
+  if (::lstat(last.c_str(), &st) != 0) {
     return make_error(Errc::kUnsafeRunDir, "run dir does not exist", errno);
   }
   if (S_ISLNK(st.st_mode)) return make_error(Errc::kUnsafeRunDir, "run dir is a symlink");
@@ -246,6 +281,9 @@ Result<UniqueFd> uds_connect(const std::string& run_dir, const std::string& serv
       [&] { return ::connect(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr); }, &err);
   if (rc != 0) {
     if (err == EAGAIN) return make_error(Errc::kNotReady, "connect: server backlog full", err);
+    if (err == EACCES || err == EPERM) {
+      return make_error(Errc::kPermission, "connect: permission denied", err);
+    }
     return make_error(Errc::kNotFound, "connect", err);
   }
   return std::move(*fd);

@@ -1,5 +1,6 @@
 #include "cli_common.h"
 
+#include <unistd.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,13 @@
 #include "netipc/wire.h"
 
 namespace netipc::cli {
+
+std::vector<uid_t> allowed_uid_set(const std::vector<unsigned>& extra) {
+  if (extra.empty()) return {};
+  std::vector<uid_t> out{::geteuid(), 0};
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
 
 Result<uint64_t> parse_auth_token(const std::string& text) {
   if (text.empty()) return uint64_t{0};

@@ -1,9 +1,12 @@
 // Shared pieces of netipc-cli subcommands.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "netipc/result.h"
 
@@ -24,7 +27,16 @@ struct EndpointOptions {
   std::string invocation_id;   // a Netdata invocation id, "env", or empty
   std::string transport = "uds";
   int timeout_ms = 5000;
+  // serve: peers also allowed besides this process's euid and root.
+  std::vector<unsigned> allow_uids;
+  std::string socket_mode = "0600";  // serve: "0600" or "0660" (the group may connect)
 };
+
+// The listener's allowed uid set for --allow-uid values: empty stays empty
+// (the listener's default: euid and root); otherwise euid, root and them.
+std::vector<uid_t> allowed_uid_set(const std::vector<unsigned>& extra);
+// "0660" -> 0660, anything else (validated to "0600") -> 0600.
+inline mode_t socket_mode_of(const std::string& text) { return text == "0660" ? 0660 : 0600; }
 
 // Parses "0x" + 1..16 hex digits. Empty -> 0.
 Result<uint64_t> parse_auth_token(const std::string& text);
@@ -47,6 +59,15 @@ int fail(const std::string& message);
 // loop alive) and runs the loop to completion.
 void run_until_signal(uv_loop_t* loop, const std::function<void()>& ready,
                       const std::function<void()>& on_signal);
+
+// Adds --allow-uid (repeatable) and --socket-mode to a serve subcommand. Defined with the
+// other CLI11 helpers in cmd_increment.cc.
+}  // namespace netipc::cli
+namespace CLI {
+class App;
+}
+namespace netipc::cli {
+void add_allow_uid_option(CLI::App* app, EndpointOptions* o);
 
 // CLI11 validator for --auth-token (bad values are argument errors: exit 2).
 std::string auth_token_check(const std::string& text);

@@ -36,6 +36,8 @@ int serve_increment(const EndpointOptions& o) {
   cfg.service = o.service;
   cfg.method = static_cast<uint16_t>(wire::Method::kIncrement);
   cfg.auth_token = *token;
+  cfg.listener.allowed_uids = allowed_uid_set(o.allow_uids);
+  cfg.listener.socket_mode = socket_mode_of(o.socket_mode);
   transport_profiles(o.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
   // Batches of up to 1000 items (16 bytes each) plus headroom.
   cfg.max_request_payload_bytes = 1000 * 48 + 4096;
@@ -44,6 +46,7 @@ int serve_increment(const EndpointOptions& o) {
   uv_loop_init(&loop);
   auto server = uv::Server::create(&loop, cfg, make_increment_handler());
   if (!server.ok()) {
+    uv_run(&loop, UV_RUN_NOWAIT);  // closes what a failed create() had registered
     uv_loop_close(&loop);
     return fail("cannot serve " + o.run_dir + "/" + o.service + ".sock", server.error());
   }
@@ -126,11 +129,23 @@ int call_increment(const CallOptions& o) {
 
 }  // namespace
 
+void add_allow_uid_option(CLI::App* app, EndpointOptions* o) {
+  app->add_option("--allow-uid", o->allow_uids,
+                  "Also accept clients running as this uid (repeatable; this process's user "
+                  "and root are always accepted)")
+      ->check(CLI::Range(0u, 4294967294u));
+  app->add_option("--socket-mode", o->socket_mode,
+                  "0600 (default: only this user) or 0660 (the socket's group may connect too; "
+                  "their uid must still be allowed)")
+      ->check(CLI::IsMember({"0600", "0660"}));
+}
+
 void add_increment_commands(CLI::App* serve, CLI::App* call, int* rc) {
   auto eo = std::make_shared<EndpointOptions>();
   CLI::App* s = serve->add_subcommand(
       "increment", "Serve INCREMENT (reply = request + 1) until SIGINT/SIGTERM; prints READY");
   add_endpoint_options(s, eo.get());
+  add_allow_uid_option(s, eo.get());
   s->callback([eo, rc] { *rc = serve_increment(*eo); });
 
   auto co = std::make_shared<CallOptions>();

@@ -61,11 +61,14 @@ int serve_snapshot(const ServeOptions& o) {
   cfg.service = o.ep.service;
   cfg.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
   cfg.auth_token = *token;
+  cfg.listener.allowed_uids = allowed_uid_set(o.ep.allow_uids);
+  cfg.listener.socket_mode = socket_mode_of(o.ep.socket_mode);
   transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
   uv_loop_t loop;
   uv_loop_init(&loop);
   auto server = uv::Server::create(&loop, cfg, pub.handler());
   if (!server.ok()) {
+    uv_run(&loop, UV_RUN_NOWAIT);  // closes what a failed create() had registered
     uv_loop_close(&loop);
     return fail("cannot serve " + o.ep.run_dir + "/" + o.ep.service + ".sock", server.error());
   }
@@ -110,6 +113,7 @@ void add_serve_snapshot_command(CLI::App* serve, int* rc) {
                 "systemd_enabled field of the snapshot, 0 or 1 (default 1)")
       ->check(CLI::IsMember({0, 1}));
   add_snapshot_endpoint_options(s, &o->ep);
+  add_allow_uid_option(s, &o->ep);
   s->callback([o, rc] { *rc = serve_snapshot(*o); });
 }
 

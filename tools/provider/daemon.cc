@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -167,6 +168,13 @@ int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
   pc.run_dir = o.run_dir;
   pc.service = o.service;
   pc.auth_token = o.auth_token;
+  pc.listener.socket_mode = o.socket_mode;
+  if (!o.allow_uids.empty()) {
+    // An explicit set replaces the default, so the default goes in too.
+    pc.listener.allowed_uids = {::geteuid(), 0};
+    pc.listener.allowed_uids.insert(pc.listener.allowed_uids.end(), o.allow_uids.begin(),
+                                    o.allow_uids.end());
+  }
   // A new generation frees the previous one's buffers and, after a changed
   // scan, the previous item set: tens of MB at 100k cgroups, mostly small
   // strings in the middle of the heap that glibc keeps until trimmed.

@@ -3,9 +3,12 @@
 // thread), SIGINT/SIGTERM through the loop.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cgroups_provider/cgroup_root.h"
 
@@ -24,6 +27,9 @@ struct DaemonOptions {
   double rescan_seconds = kDefaultRescanSeconds;
   size_t max_cgroups = kDefaultMaxCgroups;
   uint64_t auth_token = 0;
+  // Peers also allowed to connect, besides this process's euid and root.
+  std::vector<uid_t> allow_uids;
+  mode_t socket_mode = 0600;  // 0660: the socket's group may connect (uids still checked)
   std::string transport = "uds";
   bool verbose = false;  // log every rescan, not only the ones that changed something
 };

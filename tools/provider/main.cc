@@ -96,6 +96,16 @@ int main(int argc, char** argv) {
                  "get it)")
       ->capture_default_str()
       ->check(CLI::IsMember({"uds", "shm"}));
+  app.add_option("--allow-uid", o.allow_uids,
+                 "Also accept clients running as this uid (repeatable; this process's user "
+                 "and root are always accepted)")
+      ->check(CLI::Range(0u, 4294967294u));
+  std::string socket_mode = "0600";
+  app.add_option("--socket-mode", socket_mode,
+                 "0600 (only this user) or 0660 (the socket's group may connect too; their uid "
+                 "must still be allowed)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"0600", "0660"}));
   app.add_flag("--verbose", o.verbose, "Log every rescan, not only those that changed something");
   try {
     app.parse(argc, argv);
@@ -105,6 +115,7 @@ int main(int argc, char** argv) {
     return bad_argument(e.what());
   }
   if (!token.empty() && !parse_token(token, &o.auth_token)) return bad_argument("--auth-token");
+  o.socket_mode = socket_mode == "0660" ? 0660 : 0600;
 
   auto root = netipc::cgroups_provider::resolve_cgroup_root(o.cgroup_root);
   if (!root.ok()) {

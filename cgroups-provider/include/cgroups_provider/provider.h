@@ -79,7 +79,8 @@ struct ProviderConfig {
   ListenerOptions listener;
   // 0 -> microseconds since the epoch at creation (see above).
   uint64_t first_generation = 0;
-  // Starts the encoder thread (and, with start(), the server thread).
+  // Starts the encoder thread, the server's shared-memory waiter threads
+  // (and, with start(), the server thread).
   // Empty -> std::thread (uv::std_thread_factory()).
   uv::ThreadFactory threads;
   // Called after each new generation is being served, on the publishing

@@ -22,6 +22,7 @@ uv::ServerConfig make_server_config(const ProviderConfig& c, const std::string& 
   s.response_growth_ceiling = c.response_growth_ceiling;
   s.auth_token = c.auth_token;
   s.listener = c.listener;
+  s.shm_threads = c.threads;  // empty -> std::thread
   return s;
 }
 

@@ -6,6 +6,7 @@
 // that every layer agrees on it.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <new>
 #include <string>
@@ -116,13 +117,24 @@ class [[nodiscard]] Result {
   bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
 
-  T& value() & noexcept { return storage_.value; }
-  const T& value() const& noexcept { return storage_.value; }
-  T&& value() && noexcept { return std::move(storage_.value); }
-  T* operator->() noexcept { return &storage_.value; }
-  const T* operator->() const noexcept { return &storage_.value; }
-  T& operator*() & noexcept { return storage_.value; }
-  const T& operator*() const& noexcept { return storage_.value; }
+  // The value of an ok Result. On an error these read nothing meaningful:
+  // debug builds assert (check ok() first).
+  T& value() & noexcept {
+    assert(ok_ && "Result::value() on an error");
+    return storage_.value;
+  }
+  const T& value() const& noexcept {
+    assert(ok_ && "Result::value() on an error");
+    return storage_.value;
+  }
+  T&& value() && noexcept {
+    assert(ok_ && "Result::value() on an error");
+    return std::move(storage_.value);
+  }
+  T* operator->() noexcept { return &value(); }
+  const T* operator->() const noexcept { return &value(); }
+  T& operator*() & noexcept { return value(); }
+  const T& operator*() const& noexcept { return value(); }
 
   const Error& error() const noexcept { return storage_.error; }
   Errc code() const noexcept { return ok_ ? Errc::kOk : storage_.error.code; }

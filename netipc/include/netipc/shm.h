@@ -146,13 +146,18 @@ Status cleanup_stale_regions(int run_dir_fd, std::string_view service,
 
 // ---- RAII pieces ----------------------------------------------------------
 
-// A MAP_SHARED mapping; munmaps in its destructor.
+// A MAP_SHARED mapping; munmaps in its destructor. `guard_slot` is its
+// entry in the SIGBUS guard (-1: unguarded); the mapping leaves the guard
+// before it is unmapped.
 class Mapping {
  public:
   Mapping() noexcept = default;
-  Mapping(uint8_t* base, size_t size) noexcept : base_(base), size_(size) {}
+  Mapping(uint8_t* base, size_t size, int guard_slot = -1) noexcept
+      : base_(base), size_(size), guard_slot_(guard_slot) {}
   Mapping(Mapping&& other) noexcept
-      : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+      : base_(std::exchange(other.base_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        guard_slot_(std::exchange(other.guard_slot_, -1)) {}
   Mapping& operator=(Mapping&& other) noexcept;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
@@ -160,11 +165,16 @@ class Mapping {
 
   uint8_t* base() const noexcept { return base_; }
   size_t size() const noexcept { return size_; }
+  int guard_slot() const noexcept { return guard_slot_; }
+  // True once an access hit a part of the file that had been truncated
+  // away: the pages are anonymous zeros now, the peer's data is gone.
+  bool broken() const noexcept;
   void reset() noexcept;
 
  private:
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  int guard_slot_ = -1;
 };
 
 // A file name this process created in a directory; unlinks it in its
@@ -283,6 +293,10 @@ class ShmRegion {
   bool is_owner() const noexcept { return file_.valid(); }
   uint8_t* base() const noexcept { return map_.base(); }
   size_t mapped_size() const noexcept { return map_.size(); }
+  // The region file was truncated under this mapping (see docs/shm.md
+  // "Truncated regions"): the session must end.
+  bool broken() const noexcept { return map_.broken(); }
+  int guard_slot() const noexcept { return map_.guard_slot(); }
   // Validated at create/attach and cached; never re-read from the region.
   const shm::RegionLayout& layout() const noexcept { return layout_; }
   // Header values as seen at create/attach.
@@ -417,6 +431,7 @@ class ShmChannel {
 
   struct State {
     uint8_t* base = nullptr;
+    int guard_slot = -1;  // the region mapping's SIGBUS guard entry
     ShmSide side = ShmSide::kClient;
     // This side's outgoing area and its control words (pointers into base).
     uint8_t* tx_area = nullptr;

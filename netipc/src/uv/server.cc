@@ -1,5 +1,6 @@
-// Lifecycle, accept and handshake of netipc::uv::Server. Request serving is
-// in server_session.cc.
+// Lifecycle of netipc::uv::Server: create, the handles, stop, closing
+// sessions and the periodic sweep. Accept and handshake are in
+// server_accept.cc, request serving in server_session.cc.
 #include "netipc/uv/server.h"
 
 #include <fcntl.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 
 #include "../sys_linux.h"
-#include "netipc/handshake.h"
-#include "netipc/session.h"
 #include "netipc/shm_service.h"
 #include "server_impl.h"
 
@@ -28,6 +27,8 @@ ServerConfig resolve_defaults(ServerConfig c) {
   }
   if (c.max_sessions == 0) c.max_sessions = 1024;
   if (c.handshake_timeout_ms == 0) c.handshake_timeout_ms = 5000;
+  if (c.max_pending_handshakes == 0) c.max_pending_handshakes = 128;
+  if (!c.shm_threads.start || !c.shm_threads.join) c.shm_threads = std_thread_factory();
   return c;
 }
 
@@ -36,9 +37,18 @@ Result<std::unique_ptr<Server>> Server::create(uv_loop_t* loop, ServerConfig con
   if (loop == nullptr || !handler || config.method == 0) {
     return make_error(Errc::kInvalidArgument, "server: loop, method and handler are required");
   }
-  auto impl = std::make_unique<detail::ServerImpl>(loop, resolve_defaults(std::move(config)),
-                                                   std::move(handler));
-  NETIPC_RETURN_IF_ERROR(impl->start());
+  std::unique_ptr<detail::ServerImpl> impl;
+  try {
+    impl = std::make_unique<detail::ServerImpl>(loop, resolve_defaults(std::move(config)),
+                                                std::move(handler));
+  } catch (const std::bad_alloc&) {
+    return make_error(Errc::kNoMemory, "server: allocation");
+  }
+  Status started = impl->start();
+  if (!started.ok()) {
+    detail::ServerImpl::abandon(std::move(impl));
+    return started.error();
+  }
   return std::unique_ptr<Server>(std::move(impl));
 }
 
@@ -46,7 +56,13 @@ namespace detail {
 
 namespace {
 constexpr uint64_t kSweepPeriodMs = 250;
+
+Status uv_failure(const char* what, int rc) {
+  return make_error(rc == UV_ENOMEM || rc == UV_EMFILE || rc == UV_ENFILE ? Errc::kNoMemory
+                                                                          : Errc::kSystem,
+                    what, -rc);
 }
+}  // namespace
 
 ServerImpl::ServerImpl(uv_loop_t* loop, ServerConfig config, Handler handler)
     : loop_(loop), config_(std::move(config)), handler_(std::move(handler)) {
@@ -59,6 +75,9 @@ ServerImpl::~ServerImpl() {
   assert(open_handles_ == 0 && sessions_.empty());
 }
 
+// Handles are registered in this order; open_handles_ counts how many are,
+// so a failed start() knows which ones to close: sweep timer, stop timer,
+// reap async, listener poll.
 Status ServerImpl::start() {
   // Only POSIX profiles; the socket is always offered (it is the baseline).
   config_.supported_profiles = (config_.supported_profiles & wire::kProfilesPosix) |
@@ -75,22 +94,59 @@ Status ServerImpl::start() {
                  cs.reclaimed);
     }
   }
+  // Listening first: its failures (ADDR_IN_USE, an unsafe run dir) are the
+  // common ones, and before any handle is registered they leave the loop
+  // untouched.
   auto l = UdsListener::listen(config_.run_dir, config_.service, config_.listener);
   if (!l.ok()) return l.error();
   listener_ = std::move(*l);
-  uv_poll_init(loop_, &listener_poll_, listener_.fd());
-  listener_poll_.data = this;
-  uv_poll_start(&listener_poll_, UV_READABLE, &ServerImpl::on_listener_event);
-  listener_open_ = true;
-  uv_timer_init(loop_, &sweep_timer_);
   sweep_timer_.data = this;
-  uv_timer_start(&sweep_timer_, &ServerImpl::on_sweep, kSweepPeriodMs, kSweepPeriodMs);
-  uv_timer_init(loop_, &stop_timer_);
   stop_timer_.data = this;
-  uv_async_init(loop_, &reap_async_, &ServerImpl::on_reap);
   reap_async_.data = this;
-  open_handles_ = 4;
+  listener_poll_.data = this;
+  int rc = uv_timer_init(loop_, &sweep_timer_);
+  if (rc != 0) return uv_failure("uv_timer_init", rc);
+  ++open_handles_;
+  rc = uv_timer_init(loop_, &stop_timer_);
+  if (rc != 0) return uv_failure("uv_timer_init", rc);
+  ++open_handles_;
+  // Can fail: the loop's first async handle opens an eventfd.
+  rc = uv_async_init(loop_, &reap_async_, &ServerImpl::on_reap);
+  if (rc != 0) return uv_failure("uv_async_init", rc);
+  reap_async_.data = this;
+  ++open_handles_;
+  rc = uv_poll_init(loop_, &listener_poll_, listener_.fd());
+  if (rc != 0) return uv_failure("uv_poll_init (listener)", rc);
+  listener_poll_.data = this;
+  ++open_handles_;
+  listener_open_ = true;
+  rc = uv_poll_start(&listener_poll_, UV_READABLE, &ServerImpl::on_listener_event);
+  if (rc != 0) return uv_failure("uv_poll_start (listener)", rc);
+  rc = uv_timer_start(&sweep_timer_, &ServerImpl::on_sweep, kSweepPeriodMs, kSweepPeriodMs);
+  if (rc != 0) return uv_failure("uv_timer_start", rc);
   return ok_status();
+}
+
+void ServerImpl::abandon(std::unique_ptr<ServerImpl> impl) {
+  ServerImpl* self = impl.release();
+  const int n = self->open_handles_;
+  // The socket goes now unless its poll handle is registered: libuv must
+  // stop polling an fd before it is closed (then the delete closes it).
+  if (n < 4) self->listener_ = UdsListener();
+  if (n == 0) {
+    delete self;
+    return;
+  }
+  self->abandoned_ = true;
+  auto closed = [](uv_handle_t* h) {
+    auto* me = static_cast<ServerImpl*>(h->data);
+    if (--me->open_handles_ == 0) delete me;
+  };
+  uv_handle_t* handles[] = {reinterpret_cast<uv_handle_t*>(&self->sweep_timer_),
+                            reinterpret_cast<uv_handle_t*>(&self->stop_timer_),
+                            reinterpret_cast<uv_handle_t*>(&self->reap_async_),
+                            reinterpret_cast<uv_handle_t*>(&self->listener_poll_)};
+  for (int i = 0; i < n; ++i) uv_close(handles[i], closed);
 }
 
 ServerStats ServerImpl::stats() const {
@@ -101,6 +157,9 @@ ServerStats ServerImpl::stats() const {
   s.requests = st_requests_.load(std::memory_order_relaxed);
   s.shm_sessions = st_shm_.load(std::memory_order_relaxed);
   s.sessions_active = st_active_.load(std::memory_order_relaxed);
+  s.accept_pauses = st_accept_pauses_.load(std::memory_order_relaxed);
+  s.internal_failures = st_internal_.load(std::memory_order_relaxed);
+  s.handshakes_shed = st_shed_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -129,194 +188,82 @@ bool ServerImpl::peer_message_allowed() {
   return ok;
 }
 
-void ServerImpl::on_listener_event(uv_poll_t* handle, int status, int) {
-  auto* self = static_cast<ServerImpl*>(handle->data);
-  if (status < 0) {
-    NETIPC_LOG(kError, "%s: listener poll failed: %s", self->config_.service.c_str(),
-               uv_strerror(status));
-    return;
-  }
-  self->accept_pending();
-}
-
-void ServerImpl::accept_pending() {
-  // Bounded per wake-up so a connection flood cannot starve other sessions.
-  for (int i = 0; i < 64 && !stopping_; ++i) {
-    auto fd = listener_.accept();
-    if (!fd.ok()) {
-      if (fd.code() == Errc::kNotReady) return;
-      if (peer_message_allowed()) {
-        NETIPC_LOG(kWarning, "%s: accept: %s", config_.service.c_str(),
-                   fd.error().message().c_str());
-      }
-      if (fd.code() == Errc::kNoMemory) return;  // fd exhaustion: try on the next wake-up
-      continue;
-    }
-    // Hard cap on connections held open (sessions plus handshakes): beyond
-    // it the connection is closed at once, before it costs anything.
-    if (sessions_.size() >= uint64_t{config_.max_sessions} + 64) {
-      st_rejected_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    auto* s = new Session(this, config_.method, &handler_);
-    s->conn = UdsConnection(std::move(*fd));
-    s->handshake_deadline_ns =
-        netipc::detail::monotonic_ns() + int64_t{config_.handshake_timeout_ms} * 1000000;
-    uv_poll_init(loop_, &s->poll, s->conn.fd());
-    s->poll.data = s;
-    sessions_.insert(s);
-    st_active_.fetch_add(1, std::memory_order_relaxed);
-    set_events(s, UV_READABLE | UV_DISCONNECT);
-  }
-}
-
-void ServerImpl::do_handshake(Session* s) {
-  uint8_t buf[128];
-  auto packet = read_hello(s->conn.fd(), buf, sizeof buf);
-  if (!packet.ok()) {
-    if (packet.code() != Errc::kNotReady) close_session(s, true);
-    return;
-  }
-  ServerPolicy policy;
-  policy.supported_profiles = config_.supported_profiles;
-  policy.preferred_profiles = config_.preferred_profiles;
-  policy.max_request_payload_bytes = config_.max_request_payload_bytes;
-  policy.max_response_payload_bytes = learned_response_.load(std::memory_order_relaxed);
-  policy.packet_size =
-      config_.packet_size != 0 ? config_.packet_size : auto_packet_size(s->conn.fd());
-  policy.auth_token = config_.auth_token;
-  // Session ids are drawn per handshake attempt, so ids of failed ones leave gaps.
-  ServerDecision d = server_handshake(policy, *packet, next_session_id_++);
-  if (d.outcome == ServerDecision::Outcome::kAccept && serving_ >= config_.max_sessions) {
-    // Over the session limit: a clean rejection the client retries later.
-    d = ServerDecision{};
-    d.outcome = ServerDecision::Outcome::kReject;
-    d.status = wire::TransportStatus::kLimitExceeded;
-    d.reason = "server at its session limit";
-    wire::encode_hello_ack_packet(d.ack, d.status, d.packet);
-  }
-  if (d.outcome == ServerDecision::Outcome::kAccept &&
-      (d.ack.selected_profile & wire::kProfileShmMask) != 0) {
-    prepare_shm(s, &d, &policy);
-  }
-  if (d.outcome == ServerDecision::Outcome::kCloseSilent) {
+void ServerImpl::internal_failure(Session* s, const char* where, const char* what) noexcept {
+  st_internal_.fetch_add(1, std::memory_order_relaxed);
+  try {
     if (peer_message_allowed()) {
-      NETIPC_LOG(kWarning, "%s: dropped a connection: %s", config_.service.c_str(), d.reason);
+      NETIPC_LOG(kError, "%s: %s failed (%s)%s", config_.service.c_str(), where, what,
+                 s != nullptr ? "; the session is closed" : "");
     }
-    close_session(s, true);
-    return;
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a log sink that throws loses that line
   }
-  Status sent = send_ack(s->conn.fd(), d);
-  if (d.outcome == ServerDecision::Outcome::kReject || !sent.ok()) {
-    st_rejected_.fetch_add(1, std::memory_order_relaxed);
-    if (peer_message_allowed()) {
-      NETIPC_LOG(kInfo, "%s: handshake rejected (%s): %s", config_.service.c_str(),
-                 wire::transport_status_name(static_cast<uint16_t>(d.status)), d.reason);
-    }
-    close_session(s, false);
-    return;
-  }
-  s->ack = d.ack;
-  s->id = d.ack.session_id;
-  s->conn.configure(d.ack.agreed_packet_size, server_inbound_limits(d.ack),
-                    server_outbound_limits(d.ack));
-  if (!s->shm && d.ack.agreed_max_response_payload_bytes > d.ack.agreed_packet_size) {
-    // Responses of several packets (snapshots): keep the copies overlapping.
-    allow_packets_in_flight(s->conn.fd(), d.ack.agreed_packet_size, 4);
-  }
-  s->state = Session::State::kServing;
-  ++serving_;
-  st_accepted_.fetch_add(1, std::memory_order_relaxed);
-  if (s->shm) {
-    // The waiter thread owns the traffic now; the loop no longer polls the
-    // socket (the thread watches it for hang-up between wait slices).
-    st_shm_.fetch_add(1, std::memory_order_relaxed);
-    set_events(s, 0);
-    Session::Shm* shm = s->shm.get();
-    shm->thread = std::thread([this, s, shm] {
-      ShmSessionEnd end = serve_shm_session(shm->region, s->conn.fd(), s->ack, config_.method,
-                                            handler_, shm->stop,
-                                            [this](uint32_t n) { grow_response(n); });
-      if (end.dropped && peer_message_allowed()) {
-        NETIPC_LOG(kWarning, "%s: shared-memory session %llu dropped: %s",
-                   config_.service.c_str(), static_cast<unsigned long long>(s->id),
-                   errc_name(end.reason));
-      }
-      st_requests_.fetch_add(end.requests, std::memory_order_relaxed);
-      if (end.dropped) st_dropped_.fetch_add(1, std::memory_order_relaxed);
-      {
-        std::lock_guard<std::mutex> lock(reap_mu_);
-        reap_.push_back(s);
-      }
-      uv_async_send(&reap_async_);
-    });
-  }
-}
-
-void ServerImpl::prepare_shm(Session* s, ServerDecision* d, ServerPolicy* policy) {
-  // The region is sized from this session's agreed limits and complete
-  // before the ACK that selects it is sent.
-  auto region = ShmRegion::create(
-      run_dir_fd_.get(), config_.service, d->ack.session_id,
-      static_cast<uint32_t>(wire::kHeaderLen) + d->ack.agreed_max_request_payload_bytes,
-      static_cast<uint32_t>(wire::kHeaderLen) + d->ack.agreed_max_response_payload_bytes);
-  if (region.ok()) {
-    s->shm = std::make_unique<Session::Shm>();
-    s->shm->region = std::move(*region);
-    return;
-  }
-  if (peer_message_allowed()) {
-    NETIPC_LOG(kWarning, "%s: shared memory unavailable for session %llu (%s); using the socket",
-               config_.service.c_str(), static_cast<unsigned long long>(d->ack.session_id),
-               region.error().message().c_str());
-  }
-  policy->supported_profiles &= ~wire::kProfileShmMask;
-  policy->preferred_profiles &= ~wire::kProfileShmMask;
-  // Same session id: the decision is remade without the SHM profiles.
-  ServerDecision fallback;
-  uint8_t hello[wire::kHelloPacketLen];
-  wire::encode_hello_packet(d->hello, hello);
-  fallback = server_handshake(*policy, ByteSpan(hello, sizeof hello), d->ack.session_id);
-  *d = fallback;
-}
-
-void ServerImpl::on_reap(uv_async_t* async) {
-  auto* self = static_cast<ServerImpl*>(async->data);
-  std::vector<Session*> done;
-  {
-    std::lock_guard<std::mutex> lock(self->reap_mu_);
-    done.swap(self->reap_);
-  }
-  for (Session* s : done) {
-    if (s->shm->thread.joinable()) s->shm->thread.join();
-    self->close_session(s, false);
-  }
+  if (s != nullptr) close_session(s, false);
 }
 
 void ServerImpl::on_sweep(uv_timer_t* timer) {
   auto* self = static_cast<ServerImpl*>(timer->data);
-  const int64_t now = netipc::detail::monotonic_ns();
-  std::vector<Session*> expired;
-  for (Session* s : self->sessions_) {
-    if (s->state == Session::State::kHandshake && now >= s->handshake_deadline_ns) {
-      expired.push_back(s);
+  self->guarded(nullptr, "sweep", [self] {
+    if (self->accept_paused_ && !self->stopping_ && self->listener_open_) {
+      // Descriptors or memory ran out at the last accept: try again.
+      self->accept_paused_ = false;
+      const int rc = uv_poll_start(&self->listener_poll_, UV_READABLE,
+                                   &ServerImpl::on_listener_event);
+      if (rc != 0) self->accept_paused_ = true;
     }
+    const int64_t now = netipc::detail::monotonic_ns();
+    // close_session() leaves the set alone (the close callback erases), so
+    // closing while iterating is safe and needs no allocation.
+    for (Session* s : self->sessions_) {
+      if (s->state == Session::State::kHandshake && now >= s->handshake_deadline_ns) {
+        self->close_session(s, true);
+      }
+    }
+  });
+}
+
+void ServerImpl::on_reap(uv_async_t* async) {
+  auto* self = static_cast<ServerImpl*>(async->data);
+  Session* done = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(self->reap_mu_);
+    done = self->reap_head_;
+    self->reap_head_ = nullptr;
   }
-  for (Session* s : expired) self->close_session(s, true);
+  while (done != nullptr) {
+    Session* s = done;
+    done = s->reap_next;
+    self->guarded(nullptr, "joining a shared-memory thread", [self, s] {
+      void* t = s->shm->thread;
+      s->shm->thread = nullptr;
+      self->config_.shm_threads.join(t);
+    });
+    self->close_session(s, false);
+  }
 }
 
 void ServerImpl::set_events(Session* s, int events) {
   if (s->events == events) return;
   s->events = events;
-  uv_poll_start(&s->poll, events, [](uv_poll_t* h, int status, int ev) {
+  const int rc = uv_poll_start(&s->poll, events, [](uv_poll_t* h, int status, int ev) {
     auto* sess = static_cast<Session*>(h->data);
-    sess->server->on_session_event(sess, status, ev);
+    ServerImpl* server = sess->server;
+    server->guarded(sess, "serving a session",
+                    [server, sess, status, ev] { server->on_session_event(sess, status, ev); });
   });
+  if (rc != 0) internal_failure(s, "uv_poll_start", uv_strerror(rc));
 }
 
 void ServerImpl::close_session(Session* s, bool dropped) {
   if (s->state == Session::State::kClosing) return;
+  if (s->shm && s->shm->thread != nullptr) {
+    // The waiter thread owns the session until it hands it back; the loop
+    // no longer reads the socket meanwhile.
+    s->shm->stop.store(true, std::memory_order_release);
+    set_events(s, 0);
+    return;
+  }
   if (s->state == Session::State::kServing) --serving_;
+  dequeue_handshake(s);
   s->state = Session::State::kClosing;
   if (dropped) st_dropped_.fetch_add(1, std::memory_order_relaxed);
   // The fd is closed only in the close callback, after libuv stopped polling it.
@@ -346,6 +293,7 @@ void ServerImpl::stop(uint32_t deadline_ms, std::function<void()> done) {
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_poll_), [](uv_handle_t* h) {
     auto* self = static_cast<ServerImpl*>(h->data);
     self->listener_ = UdsListener();
+    self->listener_open_ = false;
     --self->open_handles_;
     self->maybe_finish_stop();
   });
@@ -353,19 +301,17 @@ void ServerImpl::stop(uint32_t deadline_ms, std::function<void()> done) {
   // Sessions that are not in the middle of sending a response go now;
   // shared-memory waiter threads see their stop flag within one wait slice
   // and hand their session back through reap_async_.
-  std::vector<Session*> idle;
   size_t busy = 0;
   for (Session* s : sessions_) {
-    if (s->shm && s->shm->thread.joinable()) {
+    if (s->shm && s->shm->thread != nullptr) {
       s->shm->stop.store(true, std::memory_order_release);
       ++busy;
-    } else if (!s->conn.send_pending()) {
-      idle.push_back(s);
-    } else {
+    } else if (s->conn.send_pending()) {
       ++busy;
+    } else {
+      close_session(s, false);  // the set is changed only by the close callback
     }
   }
-  for (Session* s : idle) close_session(s, false);
   if (busy > 0) {
     uv_timer_start(&stop_timer_, &ServerImpl::on_stop_deadline, deadline_ms, 0);
   } else {
@@ -375,12 +321,9 @@ void ServerImpl::stop(uint32_t deadline_ms, std::function<void()> done) {
 
 void ServerImpl::on_stop_deadline(uv_timer_t* timer) {
   auto* self = static_cast<ServerImpl*>(timer->data);
-  std::vector<Session*> all;
-  for (Session* s : self->sessions_) {
-    // A waiter thread still running is reaped when it notices its flag.
-    if (!(s->shm && s->shm->thread.joinable())) all.push_back(s);
-  }
-  for (Session* s : all) self->close_session(s, false);
+  // A waiter thread still running is reaped when it notices its flag
+  // (close_session() only asks it to stop).
+  for (Session* s : self->sessions_) self->close_session(s, false);
   self->close_stop_timer();
 }
 

@@ -5,9 +5,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -23,6 +23,10 @@
 namespace netipc::uv::detail {
 
 class ServerImpl;
+
+// How long a connection may wait for its HELLO before a newer one can push
+// it out of a full handshake budget.
+inline constexpr int64_t kHandshakeGraceNs = 250 * 1000000LL;
 
 struct Session {
   enum class State : uint8_t { kHandshake, kServing, kClosing };
@@ -41,13 +45,20 @@ struct Session {
   SharedBytes keepalive;  // pins a shared response while it is being sent
   bool close_after_send = false;
   int events = 0;
+  Session* reap_next = nullptr;  // the reap list (guarded by ServerImpl::reap_mu_)
+  // The handshake queue, oldest first (while state == kHandshake).
+  Session* hs_prev = nullptr;
+  Session* hs_next = nullptr;
+  bool in_hs_queue = false;
 
   // Shared-memory sessions: the region (unlinked when the session is
-  // destroyed) and the waiter thread that serves it.
+  // destroyed) and the waiter thread that serves it. While the thread runs
+  // it owns the session: closing only asks it to stop, and the session is
+  // closed when the thread hands it back (on_reap).
   struct Shm {
     ShmRegion region;
     std::atomic<bool> stop{false};
-    std::thread thread;
+    void* thread = nullptr;  // ThreadFactory handle; null once joined
   };
   std::unique_ptr<Shm> shm;
 };
@@ -57,6 +68,9 @@ class ServerImpl final : public Server {
   ServerImpl(uv_loop_t* loop, ServerConfig config, Handler handler);
   ~ServerImpl() override;
   Status start();
+  // After a failed start(): closes the handles start() registered and
+  // deletes the server from the last close callback (at once if none).
+  static void abandon(std::unique_ptr<ServerImpl> impl);
 
   void stop(uint32_t deadline_ms, std::function<void()> done) override;
   void announce_response_size(uint64_t bytes) override;
@@ -71,6 +85,21 @@ class ServerImpl final : public Server {
   void close_session(Session* s, bool dropped);
   void on_session_closed(Session* s);
 
+  // Runs fn; an exception is contained here: counted, logged (rate
+  // limited), and the session concerned (if any) closed. Every libuv
+  // callback of the server goes through it: nothing may unwind into libuv.
+  template <typename Fn>
+  void guarded(Session* s, const char* where, Fn&& fn) noexcept {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      internal_failure(s, where, e.what());
+    } catch (...) {
+      internal_failure(s, where, "unknown exception");
+    }
+  }
+  void internal_failure(Session* s, const char* where, const char* what) noexcept;
+
  private:
   static void on_listener_event(uv_poll_t* handle, int status, int events);
   static void on_sweep(uv_timer_t* timer);
@@ -80,6 +109,20 @@ class ServerImpl final : public Server {
   // Creates the session's region before the ACK that selects SHM; when it
   // cannot, remakes the decision without the SHM profiles (socket fallback).
   void prepare_shm(Session* s, ServerDecision* d, ServerPolicy* policy);
+  // Starts the session's waiter thread (before the ACK, so a failure can
+  // still fall back to the socket); false when it could not be started.
+  bool start_shm_thread(Session* s, const wire::HelloAck& ack);
+  void shm_thread_body(Session* s);
+  // Remakes an accepted decision without the SHM profiles (socket fallback).
+  void decide_without_shm(ServerDecision* d, ServerPolicy* policy);
+  // Stops polling the listener until the next sweep.
+  void pause_accepting(bool out_of_resources);
+  // Sheds the oldest handshaking connections past their grace period until
+  // the budget has room for a pending connection; false when nothing is
+  // pending, or (and the listener rests) when no one is past its grace.
+  bool make_room_for_a_handshake();
+  void enqueue_handshake(Session* s);
+  void dequeue_handshake(Session* s);
 
   void accept_pending();
   void do_handshake(Session* s);
@@ -101,22 +144,27 @@ class ServerImpl final : public Server {
   uv_timer_t stop_timer_{};
   uv_async_t reap_async_{};  // SHM waiter threads hand finished sessions back
   std::mutex reap_mu_;
-  std::vector<Session*> reap_;  // guarded by reap_mu_
+  Session* reap_head_ = nullptr;  // guarded by reap_mu_; linked, so no allocation
   UniqueFd run_dir_fd_;
   bool listener_open_ = false;
+  bool accept_paused_ = false;  // listener poll stopped after EMFILE & co.
   bool stopping_ = false;
   bool stop_timer_closing_ = false;
   bool reap_closing_ = false;
   uint32_t serving_ = 0;  // sessions past the handshake
   int open_handles_ = 0;  // listener poll + timers (sessions counted apart)
+  bool abandoned_ = false;  // start() failed: delete when the handles are closed
   std::function<void()> stop_done_;
   std::unordered_set<Session*> sessions_;
+  Session* hs_head_ = nullptr;  // oldest handshaking session
+  Session* hs_tail_ = nullptr;
+  uint32_t handshaking_ = 0;
   uint64_t next_session_id_ = 1;
 
   std::atomic<uint32_t> learned_response_{0};
   std::atomic<uint64_t> st_active_{0};  // sessions_.size(), readable from any thread
   std::atomic<uint64_t> st_accepted_{0}, st_rejected_{0}, st_dropped_{0}, st_requests_{0},
-      st_shm_{0};
+      st_shm_{0}, st_accept_pauses_{0}, st_internal_{0}, st_shed_{0};
   RateLimiter peer_log_limiter_;
 };
 

@@ -18,24 +18,6 @@ struct ServerThread::LoopState {
   Server* server = nullptr;
 };
 
-ThreadFactory std_thread_factory() {
-  ThreadFactory f;
-  f.start = [](const char* name, std::function<void()> body) -> Result<void*> {
-    auto* t = new (std::nothrow) std::thread([name, body = std::move(body)] {
-      pthread_setname_np(pthread_self(), name);
-      body();
-    });
-    if (t == nullptr) return make_error(Errc::kNoMemory, "start server thread");
-    return static_cast<void*>(t);
-  };
-  f.join = [](void* handle) {
-    auto* t = static_cast<std::thread*>(handle);
-    if (t->joinable()) t->join();
-    delete t;
-  };
-  return f;
-}
-
 Result<std::unique_ptr<ServerThread>> ServerThread::start(ServerConfig config, Handler handler,
                                                           ThreadFactory factory,
                                                           const char* thread_name) {
@@ -56,12 +38,20 @@ Result<std::unique_ptr<ServerThread>> ServerThread::start(ServerConfig config, H
   }
   st->server_ = std::move(*server);
   ls->server = st->server_.get();
-  uv_async_init(&ls->loop, &ls->stop_async, [](uv_async_t* a) {
+  rc = uv_async_init(&ls->loop, &ls->stop_async, [](uv_async_t* a) {
     auto* state = static_cast<LoopState*>(a->data);
     state->server->stop(state->deadline_ms.load(), [state] {
       uv_close(reinterpret_cast<uv_handle_t*>(&state->stop_async), nullptr);
     });
   });
+  if (rc != 0) {
+    // No way to wake the loop from another thread: stop the server here.
+    st->server_->stop(0, [] {});
+    uv_run(&ls->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&ls->loop);
+    st->stopped_ = true;
+    return make_error(Errc::kNoMemory, "uv_async_init", -rc);
+  }
   ls->stop_async.data = ls;
   auto handle = st->factory_.start(thread_name, [ls] { uv_run(&ls->loop, UV_RUN_DEFAULT); });
   if (!handle.ok()) {

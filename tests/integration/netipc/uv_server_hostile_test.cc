@@ -102,6 +102,10 @@ TEST_F(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
   constexpr int kClients = 1000;
   const std::string no_fds = test::raise_fd_limit(2 * kClients + 200);
   if (!no_fds.empty()) GTEST_SKIP() << no_fds;
+  // This test is about a thousand sessions at once, not about the handshake
+  // deadline (SilentClient... tests that): under a parallel suite on two
+  // cores, 1000 handshakes can take longer than the default 5 s.
+  cfg_.handshake_timeout_ms = 60000;
   ASSERT_TRUE(start_server());
   const auto t0 = Clock::now();
 
@@ -154,7 +158,9 @@ TEST_F(UvServerHostile, AThousandConcurrentSessionsAndOneMoreAreAllServed) {
     EXPECT_EQ(codec::decode_increment(r->payload).value(), static_cast<uint64_t>(i) + 1);
   }
   EXPECT_EQ(server().stats().sessions_accepted, static_cast<uint64_t>(kClients) + 2);
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  // Bounded, not fast (speed is measured in bench/): a stall (a session
+  // waiting out a deadline) shows; scheduling noise of a loaded machine does not.
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(60));
 }
 
 TEST_F(UvServerHostile, SessionsActiveReturnsToZeroWhenEveryClientHasGone) {

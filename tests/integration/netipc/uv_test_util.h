@@ -125,9 +125,9 @@ struct RawClient {
   UdsConnection conn;
   wire::HelloAck ack;
 };
-inline Result<RawClient> raw_client(const uv::ServerConfig& cfg, ClientProposal p = {},
-                                    Limits outbound = {1 << 24, 1 << 16}) {
-  auto fd = uds_connect(cfg.run_dir, cfg.service);
+// The handshake by hand on an already connected socket.
+inline Result<RawClient> raw_handshake(Result<UniqueFd> fd, ClientProposal p = {},
+                                       Limits outbound = {1 << 24, 1 << 16}) {
   if (!fd.ok()) return fd.error();
   if (p.packet_size == 0) p.packet_size = 65536;
   uint8_t hello[wire::kHelloPacketLen];
@@ -147,6 +147,10 @@ inline Result<RawClient> raw_client(const uv::ServerConfig& cfg, ClientProposal 
   c.conn = UdsConnection(std::move(*fd));
   c.conn.configure(ack->agreed_packet_size, client_inbound_limits(*ack), outbound);
   return c;
+}
+inline Result<RawClient> raw_client(const uv::ServerConfig& cfg, ClientProposal p = {},
+                                    Limits outbound = {1 << 24, 1 << 16}) {
+  return raw_handshake(uds_connect(cfg.run_dir, cfg.service), p, outbound);
 }
 
 inline wire::Header request(uint64_t id, uint16_t code = kIncrement, uint32_t items = 1) {

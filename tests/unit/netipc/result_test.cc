@@ -99,3 +99,21 @@ TEST(ActionOf, AValueOutsideTheEnumIsTransient) {
 
 }  // namespace
 }  // namespace netipc
+
+namespace netipc {
+namespace {
+
+TEST(ResultDeathTest, ValueOfAnErrorAssertsInDebugBuilds) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "assertions are compiled out (NDEBUG); debug, asan and coverage builds run this";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Result<int> r = make_error(Errc::kTimeout, "nothing came");
+  EXPECT_DEATH((void)r.value(), "Result::value\\(\\) on an error");
+  Result<std::string> s = make_error(Errc::kTimeout, "nothing came");
+  EXPECT_DEATH((void)s->size(), "Result::value\\(\\) on an error");
+#endif
+}
+
+}  // namespace
+}  // namespace netipc

@@ -13,18 +13,9 @@
 
 #include "netipc/result.h"
 #include "netipc/uv/server.h"
+#include "netipc/uv/thread_factory.h"
 
 namespace netipc::uv {
-
-struct ThreadFactory {
-  // Starts body() on a new thread named `name` (<= 15 chars); returns an
-  // opaque handle for join().
-  std::function<Result<void*>(const char* name, std::function<void()> body)> start;
-  std::function<void(void* handle)> join;
-};
-
-// A factory on std::thread (the name is applied with pthread_setname_np).
-ThreadFactory std_thread_factory();
 
 class ServerThread {
  public:
