@@ -12,9 +12,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -176,17 +178,25 @@ TEST(ShmChannel, MessagesUpToTheCapacityRoundTripInBothDirections) {
   EXPECT_TRUE(std::equal(resp.begin(), resp.end(), in.begin()));
 }
 
+// A timed-out receive never ends early, and ends within 10% (+20 ms) of its
+// timeout. A loaded machine can wake the waiter late once; a drifting
+// timeout (slices adding up) is late every time: of three tries, every one
+// must not be early and one must be on time.
 void expect_timeout_within_ten_percent(const ChannelOptions& opts, uint32_t timeout_ms) {
-  Fixture fx;
-  ShmChannel server(fx.region, ShmSide::kServer, opts);
-  uint8_t buf[64];
-  const auto start = Clock::now();
-  auto r = server.receive(MutableByteSpan(buf, sizeof buf), timeout_ms);
-  const int64_t ms = ms_since(start);
-  EXPECT_EQ(r.code(), Errc::kTimeout);
-  EXPECT_GE(ms, timeout_ms * 9 / 10) << "timeout " << timeout_ms;
-  EXPECT_LE(ms, timeout_ms * 11 / 10 + 20) << "timeout " << timeout_ms;
-  EXPECT_EQ(server.consumed_count(), 0u);
+  int64_t best_ms = INT64_MAX;
+  for (int attempt = 0; attempt < 3 && best_ms > timeout_ms * 11 / 10 + 20; ++attempt) {
+    Fixture fx;
+    ShmChannel server(fx.region, ShmSide::kServer, opts);
+    uint8_t buf[64];
+    const auto start = Clock::now();
+    auto r = server.receive(MutableByteSpan(buf, sizeof buf), timeout_ms);
+    const int64_t ms = ms_since(start);
+    EXPECT_EQ(r.code(), Errc::kTimeout);
+    EXPECT_GE(ms, timeout_ms * 9 / 10) << "timeout " << timeout_ms;
+    EXPECT_EQ(server.consumed_count(), 0u);
+    best_ms = std::min(best_ms, ms);
+  }
+  EXPECT_LE(best_ms, timeout_ms * 11 / 10 + 20) << "timeout " << timeout_ms << ", best of three";
 }
 
 TEST(ShmChannel, ReceiveWithNothingPublishedTimesOutWithinTenPercent) {
