@@ -193,6 +193,10 @@ for d in /run /var/run /tmp; do
 done
 SOCKET=$RUN_DIR/cgroups-snapshot.sock
 
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; } # $1 = from, $2 = to (now() values)
+item_count() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['item_count'])" "$1"; }
+
 wait_until() { # $1 = seconds, rest = command; returns 1 on timeout
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do
@@ -231,14 +235,14 @@ build_harness() {
 }
 
 # ebpf.plugin inherits NETDATA_INVOCATION_ID (and NETDATA_RUN_DIR) from the daemon.
-harness() {
-  NETDATA_INVOCATION_ID=$INVOCATION_ID NETDATA_RUN_DIR=$RUN_DIR "$WORK/ebpf-cgroup-harness" "$@" 2>> "$WORK/harness.log"
-}
+# A plain command (env execs the harness), so a background start's $! is
+# the harness itself.
+HARNESS=(env NETDATA_INVOCATION_ID="$INVOCATION_ID" NETDATA_RUN_DIR="$RUN_DIR" "$WORK/ebpf-cgroup-harness")
 
 # The first discovery pass has published (the host's own cgroups).
 first_generation() {
   snapshot || return 1
-  python3 -c "import json,sys; sys.exit(0 if json.load(open('$WORK/snapshot.json'))['item_count'] > 0 else 1)"
+  [ "$(item_count "$WORK/snapshot.json")" -gt 0 ]
 }
 
 # ---- run ---------------------------------------------------------------------
@@ -256,22 +260,23 @@ if wait_until "$TIMEOUT" test -S "$SOCKET"; then pass "daemon (pid $ND_PID) serv
   fail "no socket $SOCKET after ${TIMEOUT}s"; tail -n 30 "$WORK/patched/log/"*.log; exit 1; fi
 
 if wait_until "$TIMEOUT" first_generation; then
-  pass "first discovery pass published $(python3 -c "import json;print(json.load(open('$WORK/snapshot.json'))['item_count'])") host cgroups"
+  pass "first discovery pass published $(item_count "$WORK/snapshot.json") host cgroups"
 else
   fail "no snapshot after ${TIMEOUT}s"; cat "$WORK/snapshot.err" || true
 fi
 # Before any test cgroup exists: the harness sees the host's cgroups.
-harness 1 > "$WORK/harness-0.txt"
+"${HARNESS[@]}" 1 > "$WORK/harness-0.txt" 2>> "$WORK/harness.log"
 
-t0=$(date +%s.%N)
+SNAP_S=n/a HARNESS_S=n/a
+t0=$(now)
 create_cgroups
 start_sleepers
-t_created=$(date +%s.%N)
-echo "e2e: created $N cgroups in $(python3 -c "print(f'{$t_created - $t0:.2f}')") s"
+t_created=$(now)
+echo "e2e: created $N cgroups in $(secs "$t0" "$t_created") s"
 
 if wait_until "$TIMEOUT" test_items_in_snapshot "$N"; then
-  t_snap=$(date +%s.%N)
-  pass "all $N test cgroups are in the snapshot, enabled ($(python3 -c "print(f'{$t_snap - $t_created:.2f}')") s after the last was created)"
+  SNAP_S=$(secs "$t_created" "$(now)")
+  pass "all $N test cgroups are in the snapshot, enabled ($SNAP_S s after the last was created)"
 else
   fail "the snapshot does not hold the $N test cgroups after ${TIMEOUT}s"; cat "$WORK/snapshot.err" || true
 fi
@@ -331,10 +336,10 @@ else
 fi
 
 # ebpf.plugin's view: the test cgroups as targets, the sleepers' PIDs in them.
-t_h0=$(date +%s.%N)
-harness 1 > "$WORK/harness-1.txt"
-t_h1=$(date +%s.%N)
-python3 - "$WORK/harness-1.txt" "$GROUP" "$N" "${SLEEPERS[@]}" <<'EOF' && pass "ebpf.plugin's cgroup code tracks the $N test cgroups with the sleepers' PIDs (refresh $(python3 -c "print(f'{$t_h1 - $t_h0:.2f}')") s)" || fail "ebpf targets wrong (above)"
+t_h0=$(now)
+"${HARNESS[@]}" 1 > "$WORK/harness-1.txt" 2>> "$WORK/harness.log"
+HARNESS_S=$(secs "$t_h0" "$(now)")
+python3 - "$WORK/harness-1.txt" "$GROUP" "$N" "${SLEEPERS[@]}" <<'EOF' && pass "ebpf.plugin's cgroup code tracks the $N test cgroups with the sleepers' PIDs (refresh $HARNESS_S s)" || fail "ebpf targets wrong (above)"
 import sys
 lines = open(sys.argv[1]).read().splitlines()
 group, n, sleepers = sys.argv[2], int(sys.argv[3]), [int(p) for p in sys.argv[4:]]
@@ -370,7 +375,7 @@ EOF
 }
 snapshot || true
 if wait_until 30 chart_items; then
-  pass "netdata.cgroups_snapshot_items charts the $(python3 -c "import json;print(json.load(open('$WORK/snapshot.json'))['item_count'])") items served"
+  pass "netdata.cgroups_snapshot_items charts the $(item_count "$WORK/snapshot.json") items served"
 else
   fail "netdata.cgroups_snapshot_items does not chart the items served: $(head -c 300 "$WORK/chart.json" 2>/dev/null)"
 fi
@@ -387,22 +392,20 @@ sleep 10
 P_RSS=$(rss_kb "$ND_PID"); P_HWM=$(hwm_kb "$ND_PID"); P_PARTS=$(rss_parts "$ND_PID")
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" > "$WORK/snapshot-l1.txt"
 "$CLI" snapshot --run-dir "$RUN_DIR" --service cgroups-snapshot --invocation-id "$INVOCATION_ID" --json > "$WORK/snapshot-l1.json"
-L1_ITEMS=$(python3 -c "import json;print(json.load(open('$WORK/snapshot-l1.json'))['item_count'])")
+L1_ITEMS=$(item_count "$WORK/snapshot-l1.json")
 
 # Removal: half of the test cgroups (sleepers' cgroups kept) leave, while
 # ebpf.plugin's cgroup code keeps refreshing (every second here, every 30 s
 # in the plugin): a removed target must stay one refresh with updated=0 (so
 # the modules obsolete its charts) and be gone at the next.
 HALF=$((N / 2))
-NETDATA_INVOCATION_ID=$INVOCATION_ID NETDATA_RUN_DIR=$RUN_DIR "$WORK/ebpf-cgroup-harness" 100000 1000 \
-  > "$WORK/harness-2.txt" 2>> "$WORK/harness.log" &
+"${HARNESS[@]}" 100000 1000 > "$WORK/harness-2.txt" 2>> "$WORK/harness.log" &
 HARNESS_PID=$!
 wait_until 60 grep -q '^end 1$' "$WORK/harness-2.txt" || true
-t_r0=$(date +%s.%N)
+t_r0=$(now)
 for ((i = N; i > N - HALF; i--)); do rmdir "$CG_ROOT/$(cg_name "$i")"; done
 if wait_until "$TIMEOUT" test_items_in_snapshot "$((N - HALF))"; then
-  t_r1=$(date +%s.%N)
-  pass "$HALF removed cgroups left the snapshot ($(python3 -c "print(f'{$t_r1 - $t_r0:.2f}')") s from the first rmdir)"
+  pass "$HALF removed cgroups left the snapshot ($(secs "$t_r0" "$(now)") s from the first rmdir)"
 else
   fail "removed cgroups still in the snapshot after ${TIMEOUT}s"
 fi
@@ -457,8 +460,8 @@ stop_daemon
 
 echo
 echo "summary: cgroups=$N version=v$CG_VERSION"
-echo "  creation -> snapshot: $(python3 -c "print(f'{$t_snap - $t_created:.2f}')") s (netdata's discovery);" \
-     "one ebpf.plugin refresh with all targets: $(python3 -c "print(f'{$t_h1 - $t_h0:.2f}')") s (the plugin refreshes every 30 s)"
+echo "  creation -> snapshot: $SNAP_S s (netdata's discovery);" \
+     "one ebpf.plugin refresh with all targets: $HARNESS_S s (the plugin refreshes every 30 s)"
 echo "  snapshot items (all discovered cgroups): $L1_ITEMS"
 echo "  patched daemon: VmRSS $((P_RSS / 1024)) MB ($P_PARTS), VmHWM $((P_HWM / 1024)) MB"
 
