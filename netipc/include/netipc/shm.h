@@ -2,7 +2,7 @@
 // 0x04): one region file per session in the run directory, one message in
 // flight per direction, spin-then-futex waiting.
 //
-// Normative source: shared/spec/netipc-posix-transports.md Part B. The
+// Normative source: docs/shm.md. The
 // handshake happens on the Unix socket; after an OK HELLO_ACK selecting an
 // SHM profile the server holds a ShmRegion it created before the ACK and the
 // client attaches to it, and both sides move REQUEST/RESPONSE messages through
@@ -43,7 +43,7 @@ namespace netipc {
 
 namespace shm {
 
-// ---- Region layout (spec B.2) ---------------------------------------------
+// ---- Region layout (docs/shm.md B.2) ---------------------------------------------
 
 inline constexpr uint32_t kMagic = 0x4E53484D;  // "NSHM", LE bytes 4D 48 53 4E
 inline constexpr uint16_t kVersion = 3;
@@ -115,7 +115,7 @@ Status validate_service_name(std::string_view service) noexcept;
 // kInvalidArgument for a bad service name, kPathTooLong past NAME_MAX.
 Result<std::string> region_file_name(std::string_view service, uint64_t session_id);
 
-// ---- Stale detection and cleanup (spec B.12) ------------------------------
+// ---- Stale detection and cleanup (docs/shm.md B.12) ------------------------------
 
 enum class StaleOutcome : uint8_t {
   kAbsent,     // nothing at the name
@@ -242,7 +242,7 @@ class StopCheck {
 
 class ShmRegion {
  public:
-  // Server side (spec B.4). `request_capacity_bytes` / `response_capacity_bytes`
+  // Server side (docs/shm.md B.4). `request_capacity_bytes` / `response_capacity_bytes`
   // are the largest messages (32 + agreed payload ceiling) of each direction;
   // both are rounded up to 64. Errors:
   //  kInvalidArgument  bad service name, zero capacity, bad run_dir_fd
@@ -259,7 +259,7 @@ class ShmRegion {
                                   uint32_t request_capacity_bytes,
                                   uint32_t response_capacity_bytes);
 
-  // Client side (spec B.5), one attempt. Errors:
+  // Client side (docs/shm.md B.5), one attempt. Errors:
   //  kNotFound   openat failed with ENOENT (retriable)
   //  kPermission openat failed with ELOOP (a symlink), EACCES, EPERM
   //  kNotReady   st_size < 64, zero capacity or offset < 64 (retriable)
@@ -273,7 +273,7 @@ class ShmRegion {
   static Result<ShmRegion> attach(int run_dir_fd, std::string_view service, uint64_t session_id);
 
   // attach() retried every `interval_ms` while it fails with kNotFound,
-  // kNotReady or kBadMagic, for at most `bound_ms` (spec B.5.5). `stop` is
+  // kNotReady or kBadMagic, for at most `bound_ms` (docs/shm.md B.5). `stop` is
   // checked before each retry.
   static Result<ShmRegion> attach_with_retry(int run_dir_fd, std::string_view service,
                                              uint64_t session_id,
@@ -359,7 +359,7 @@ struct ChannelStats {
 class ShmChannel {
  public:
   // A view of `region` for one side. A client initialises its local
-  // sequence counters from the region (spec B.5.4); a server starts at 0
+  // sequence counters from the region (docs/shm.md B.5); a server starts at 0
   // (its region is fresh, and a request published before the server's
   // channel existed is still its first). Marks this side's receive signal
   // word awake, or with options.always_wake clears that mark. `region` must
@@ -377,17 +377,17 @@ class ShmChannel {
 
   // Publishes one message: `header` followed by `payload` (either may be
   // empty; normally the 32-byte outer header and the payload, copied into the
-  // area with no intermediate buffer). Spec B.6. Errors, nothing written:
+  // area with no intermediate buffer). docs/shm.md B.6. Errors, nothing written:
   //  kInvalidArgument  empty message, invalid channel, or out of turn (a
   //                    client with a response outstanding, a server with no
-  //                    unanswered request: spec B.8)
+  //                    unanswered request: docs/shm.md B.8)
   //  kLimitExceeded    MSG_TOO_LARGE: larger than this direction's capacity
   // A failed FUTEX_WAKE (it cannot fail on a valid mapping) is kSystem after
   // the message was published.
   Status publish(ByteSpan header, ByteSpan payload = {}) noexcept;
 
   // Waits for the peer's next message and copies it into `out`; returns its
-  // length. Spec B.7: spins, then sleeps on the futex in slices of at most
+  // length. docs/shm.md B.7: spins, then sleeps on the futex in slices of at most
   // wait_slice_ms, re-evaluating `stop` between slices. `timeout_ms` 0 waits
   // forever (bounded only by `stop`). Errors:
   //  kTimeout        nothing was published in time (nothing consumed)
@@ -406,7 +406,7 @@ class ShmChannel {
   // receive_until() without the copy: the message as it lies in the peer's
   // area (capacity: receive_capacity()). Valid until this side's next
   // publish(): a conforming peer writes the area again only after it has
-  // received our next message (spec B.8). The bytes stay in memory the peer
+  // received our next message (docs/shm.md B.8). The bytes stay in memory the peer
   // can write, so a reader must load every length and offset once and
   // bound it before use (the wire and codec decoders do); a peer that
   // breaks the turn rule can change contents, never the span. Used by
