@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "netipc/cgroups_snapshot_client.h"
+#include "netdata_locate.h"
 #include "netipc/wire.h"
 #include "snapshot_commands.h"
 
@@ -19,6 +20,7 @@ namespace {
 
 struct SnapshotOptions {
   EndpointOptions ep;
+  bool netdata = false;
   int layout = 0;  // 0 = automatic
   bool json = false;
 };
@@ -85,7 +87,9 @@ void print_json(const codec::CgroupsSnapshotViews& v, uint16_t layout, uint32_t 
   std::fputc('\n', stdout);
 }
 
-int fetch_snapshot(const SnapshotOptions& o) {
+int fetch_snapshot(SnapshotOptions o) {
+  NetdataEndpoint daemon;
+  if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
   auto token = endpoint_token(o.ep);
   if (!token.ok()) return fail(token.error().what);
   CgroupsSnapshotClientConfig cfg;
@@ -106,6 +110,11 @@ int fetch_snapshot(const SnapshotOptions& o) {
       case Errc::kNotFound:
         return fail("no server at " + where, e);
       case Errc::kAuthFailed:
+        if (o.netdata) {
+          return fail("the daemon at " + where + " refused the token derived from " +
+                          daemon.token_from,
+                      e);
+        }
         return fail("server rejected the auth token", e);
       case Errc::kTimeout:
         return fail("no answer from " + where, e);
@@ -130,9 +139,14 @@ int fetch_snapshot(const SnapshotOptions& o) {
 
 }  // namespace
 
-void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o) {
-  app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket")->required();
-  app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)")->required();
+void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o, bool required) {
+  CLI::Option* run_dir =
+      app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket");
+  CLI::Option* service = app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)");
+  if (required) {
+    run_dir->required();
+    service->required();
+  }
   CLI::Option* token =
       app->add_option("--auth-token", o->auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
           ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
@@ -145,13 +159,15 @@ void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o) {
 
 void add_snapshot_commands(CLI::App* app, CLI::App* serve, int* rc) {
   add_serve_snapshot_command(serve, rc);
+  add_status_command(app, rc);
 
   auto o = std::make_shared<SnapshotOptions>();
   CLI::App* c = app->add_subcommand(
       "snapshot",
       "Fetch a cgroups snapshot; print generation, item count, layout and transport, then "
       "one row per item (hash, options, enabled, name, path, and cgroup id in layout 2)");
-  add_snapshot_endpoint_options(c, &o->ep);
+  add_snapshot_endpoint_options(c, &o->ep, false);
+  add_netdata_option(c, &o->netdata);
   c->add_option("--layout", o->layout,
                 "1 (NetIPC v1 binary) or 2 (protobuf, with cgroup ids); default: 2, falling "
                 "back to 1 when the server rejects it")

@@ -10,9 +10,13 @@ class App;
 
 namespace netipc::cli {
 
-// --run-dir, --service, --auth-token, --transport.
-void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o);
+// --run-dir, --service (required unless `required` is false: the command
+// then checks them itself, see resolve_endpoint), --auth-token,
+// --invocation-id, --transport.
+void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o, bool required = true);
 // `serve cgroups-snapshot`.
 void add_serve_snapshot_command(CLI::App* serve, int* rc);
+// `status`.
+void add_status_command(CLI::App* app, int* rc);
 
 }  // namespace netipc::cli
