@@ -124,6 +124,33 @@ TEST(CliNetdata, SystemdInvocationIdAndAnExplicitRunDir) {
   EXPECT_TRUE(has(r.out, "run directory from --run-dir")) << r.out;
 }
 
+TEST(CliNetdata, InvocationIdAndRunDirFromAPluginWhenTheDaemonMadeThemUp) {
+  // A daemon started without an id makes one up and exports it only to the
+  // plugins it spawns: here a shell under the daemon's name whose child
+  // (the "plugin", serving the endpoint) has the variables.
+  FakeDaemon d;
+  ASSERT_EQ(::unlink(d.dir.file(d.name).c_str()), 0);
+  {
+    std::ofstream script(d.dir.file(d.name));
+    script << "#!/bin/sh\n"
+              "trap 'kill $c; wait $c; exit 0' TERM\n"
+              "NETDATA_INVOCATION_ID=$1 NETDATA_RUN_DIR=$2 \"$3\" serve cgroups-snapshot "
+              "--items \"$2/items.json\" --run-dir \"$2\" --service cgroups-snapshot "
+              "--invocation-id env &\n"
+              "c=$!\n"
+              "wait $c\n";
+  }
+  ASSERT_EQ(::chmod(d.dir.file(d.name).c_str(), 0755), 0);
+  d.child = test::Child::spawn({"/usr/bin/env", "-i", d.dir.file(d.name), kId, d.dir.path(), cli()});
+  ASSERT_TRUE(d.child.valid());
+  ASSERT_TRUE(d.child.wait_for_line("READY"));
+  RunResult r = d.run({"status", "--netdata"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "token from NETDATA_INVOCATION_ID of its child pid")) << r.out;
+  EXPECT_TRUE(has(r.out, "run directory from NETDATA_RUN_DIR of its child pid")) << r.out;
+  EXPECT_TRUE(has(r.out, "items: 3")) << r.out;
+}
+
 TEST(CliNetdata, NoDaemonIsOneLineAndExitOne) {
   FakeDaemon d;  // not started
   for (const char* cmd : {"snapshot", "status", "cache"}) {
