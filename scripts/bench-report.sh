@@ -11,7 +11,8 @@
 #             to it in benchmarks/)
 #   --note    a sentence for the report's header (e.g. what else ran)
 # Needs the release build of netipc-bench (built here if absent) and Debian's
-# python3-matplotlib (installed here if absent; root or sudo).
+# python3-matplotlib for /usr/bin/python3 (installed here if absent; root
+# or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+if ! /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   echo "bench-report: installing python3-matplotlib"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -83,10 +84,10 @@ cat > "$work/meta.json" <<META
  "commit": "$(git describe --always --dirty 2>/dev/null || echo unknown)",
  "cpus": "$(nproc)", "load_before": "$load_before", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "seconds": "$seconds", "repetitions": "$reps", "cache_seconds": "$cache_seconds",
- "note": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$note")}
+ "note": $(/usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$note")}
 META
 rc=0
-python3 bench/report/make_report.py --raw "$raw" --out "$out" --sizes "$sizes" --meta "$work/meta.json" || rc=1
+/usr/bin/python3 bench/report/make_report.py --raw "$raw" --out "$out" --sizes "$sizes" --meta "$work/meta.json" || rc=1
 echo "bench-report: wrote $out and $(dirname "$out")/benchmarks/*.png"
 if [ ${#failed[@]} -gt 0 ]; then
   for s in "${failed[@]}"; do echo "bench-report: FAILED: netipc-bench $s" >&2; done

@@ -32,6 +32,11 @@ foreach(tool netipc-cli netipc-cgroups-provider)
   list(APPEND man_pages ${out}/${tool}.1.gz)
 endforeach()
 add_custom_target(netipc_man_pages ALL DEPENDS ${man_pages})
+# Everything the packages hold that a build makes: `cmake --build --target
+# netipc_deb_contents` before cpack needs no test or benchmark built.
+add_custom_target(netipc_deb_contents)
+add_dependencies(netipc_deb_contents ${NETIPC_SHARED_TWINS} netipc-cli netipc-cgroups-provider
+                 netipc_man_pages)
 install(FILES ${man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
 
 install(FILES ${deb}/netipc-cgroups-provider.service DESTINATION lib/systemd/system COMPONENT tools)

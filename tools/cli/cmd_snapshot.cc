@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -90,42 +91,11 @@ void print_json(const codec::CgroupsSnapshotViews& v, uint16_t layout, uint32_t 
 int fetch_snapshot(SnapshotOptions o) {
   NetdataEndpoint daemon;
   if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
-  auto token = endpoint_token(o.ep);
-  if (!token.ok()) return fail(token.error().what);
-  CgroupsSnapshotClientConfig cfg;
-  cfg.run_dir = o.ep.run_dir;
-  cfg.service = o.ep.service;
-  cfg.auth_token = *token;
-  cfg.layout = static_cast<uint16_t>(o.layout);
-  transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
-  cfg.call_timeout_ms = o.ep.timeout_ms;
-  cfg.connect_timeout_ms = o.ep.timeout_ms;
-  auto client = CgroupsSnapshotClient::create(cfg);
-  if (!client.ok()) return fail("invalid endpoint", client.error());
+  std::optional<CgroupsSnapshotClient> client;
+  if (const int rc = make_snapshot_client(o.ep, o.layout, &client); rc != 0) return rc;
   auto snap = client->fetch();
   if (!snap.ok()) {
-    const std::string where = o.ep.run_dir + "/" + o.ep.service + ".sock";
-    const Error& e = snap.error();
-    switch (e.code) {
-      case Errc::kNotFound:
-        return fail("no server at " + where, e);
-      case Errc::kAuthFailed:
-        if (o.netdata) {
-          return fail("the daemon at " + where + " refused the token derived from " +
-                          daemon.token_from,
-                      e);
-        }
-        return fail("server rejected the auth token", e);
-      case Errc::kTimeout:
-        return fail("no answer from " + where, e);
-      case Errc::kBadEnvelope:
-        if (o.layout == codec::kCgroupsLayoutProtobuf) {
-          return fail("server at " + where + " does not serve layout 2", e);
-        }
-        return fail("snapshot from " + where + " failed", e);
-      default:
-        return fail("snapshot from " + where + " failed", e);
-    }
+    return fetch_failed("snapshot", o.ep, o.netdata ? &daemon : nullptr, o.layout, snap.error());
   }
   const CgroupsSnapshotClientStatus st = client->status();
   if (o.json) {
@@ -138,6 +108,49 @@ int fetch_snapshot(SnapshotOptions o) {
 }
 
 }  // namespace
+
+int make_snapshot_client(const EndpointOptions& ep, int layout,
+                         std::optional<CgroupsSnapshotClient>* out) {
+  auto token = endpoint_token(ep);
+  if (!token.ok()) return fail(token.error().what);
+  CgroupsSnapshotClientConfig cfg;
+  cfg.run_dir = ep.run_dir;
+  cfg.service = ep.service;
+  cfg.auth_token = *token;
+  cfg.layout = static_cast<uint16_t>(layout);
+  transport_profiles(ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
+  cfg.call_timeout_ms = ep.timeout_ms;
+  cfg.connect_timeout_ms = ep.timeout_ms;
+  auto client = CgroupsSnapshotClient::create(cfg);
+  if (!client.ok()) return fail("invalid endpoint", client.error());
+  out->emplace(std::move(*client));
+  return 0;
+}
+
+int fetch_failed(const std::string& what, const EndpointOptions& ep, const NetdataEndpoint* daemon,
+                 int layout, const Error& e) {
+  const std::string where = ep.run_dir + "/" + ep.service + ".sock";
+  switch (e.code) {
+    case Errc::kNotFound:
+      return fail("no server at " + where, e);
+    case Errc::kAuthFailed:
+      if (daemon != nullptr) {
+        return fail("the daemon at " + where + " refused the token derived from " +
+                        daemon->token_from,
+                    e);
+      }
+      return fail("server rejected the auth token", e);
+    case Errc::kTimeout:
+      return fail("no answer from " + where, e);
+    case Errc::kBadEnvelope:
+      if (layout == codec::kCgroupsLayoutProtobuf) {
+        return fail("server at " + where + " does not serve layout 2", e);
+      }
+      return fail(what + " from " + where + " failed", e);
+    default:
+      return fail(what + " from " + where + " failed", e);
+  }
+}
 
 void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o, bool required) {
   CLI::Option* run_dir =

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,31 +44,14 @@ double now_ms() {
 int run_status(StatusOptions o) {
   NetdataEndpoint daemon;
   if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
-  auto token = endpoint_token(o.ep);
-  if (!token.ok()) return fail(token.error().what);
-  CgroupsSnapshotClientConfig cfg;
-  cfg.run_dir = o.ep.run_dir;
-  cfg.service = o.ep.service;
-  cfg.auth_token = *token;
-  transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
-  cfg.call_timeout_ms = o.ep.timeout_ms;
-  cfg.connect_timeout_ms = o.ep.timeout_ms;
-  auto client = CgroupsSnapshotClient::create(cfg);
-  if (!client.ok()) return fail("invalid endpoint", client.error());
+  std::optional<CgroupsSnapshotClient> client;
+  if (const int rc = make_snapshot_client(o.ep, 0, &client); rc != 0) return rc;
   const std::string where = o.ep.run_dir + "/" + o.ep.service + ".sock";
   const double t0 = now_ms();
   auto snap = client->fetch();
   const double fetch_ms = now_ms() - t0;
   if (!snap.ok()) {
-    const Error& e = snap.error();
-    if (e.code == Errc::kNotFound) return fail("no server at " + where, e);
-    if (e.code == Errc::kAuthFailed) {
-      return fail(o.netdata ? "the daemon at " + where + " refused the token derived from " +
-                                  daemon.token_from
-                            : "server rejected the auth token",
-                  e);
-    }
-    return fail("status of " + where + " failed", e);
+    return fetch_failed("status", o.ep, o.netdata ? &daemon : nullptr, 0, snap.error());
   }
   const codec::CgroupsSnapshotViews& v = **snap;
   const CgroupsSnapshotClientStatus st = client->status();

@@ -189,9 +189,10 @@ TEST(CliNetdata, EnvironmentNotReadableByAnotherUser) {
   }
   FakeDaemon d;
   d.start({std::string("NETDATA_INVOCATION_ID=") + kId, "NETDATA_RUN_DIR=" + d.dir.path()}, "env");
-  // The CLI as nobody, from a copy nobody may execute.
+  // The CLI as nobody, from a copy nobody may execute; a coverage build's
+  // profile data goes below the same folder, which nobody may write.
   TempDir bin;
-  ASSERT_EQ(::chmod(bin.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(bin.path().c_str(), 0777), 0);
   {
     std::ifstream in(cli(), std::ios::binary);
     std::ofstream out(bin.file("netipc-cli"), std::ios::binary);
@@ -200,6 +201,7 @@ TEST(CliNetdata, EnvironmentNotReadableByAnotherUser) {
   ASSERT_EQ(::chmod(bin.file("netipc-cli").c_str(), 0755), 0);
   std::vector<std::string> argv = {"/usr/bin/env",
                                     "NETIPC_CLI_NETDATA_NAME=" + d.name,
+                                    "GCOV_PREFIX=" + bin.file("gcov"),
                                     "/usr/bin/setpriv",
                                     "--reuid=65534",
                                     "--regid=65534",
