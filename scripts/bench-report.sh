@@ -37,7 +37,10 @@ if ! /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   $SUDO apt-get install -y -q --no-install-recommends python3-matplotlib >/dev/null ||
     { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends python3-matplotlib >/dev/null; }
 fi
-if [ ! -f build/release/build.ninja ]; then cmake --preset release >/dev/null; fi
+if [ ! -f build/release/build.ninja ]; then
+  bash scripts/install-deps.sh
+  cmake --preset release >/dev/null
+fi
 cmake --build build/release --target netipc-bench >/dev/null
 bench=build/release/bench/netipc-bench
 
