@@ -38,8 +38,9 @@ rm -rf build/release/deb-packages
 run_logged cpack -G DEB --config build/release/CPackConfig.cmake -B "$PWD/build/release/deb-packages"
 debs=()
 for p in "${packages[@]}"; do
-  f=$(ls build/release/deb-packages/"${p}"_*.deb 2>/dev/null | head -n1)
-  [ -n "$f" ] || die "cpack made no $p package"
+  files=(build/release/deb-packages/"${p}"_*.deb)
+  f=${files[0]}
+  [ -f "$f" ] || die "cpack made no $p package"
   debs+=("$f")
 done
 say "built ${debs[*]##*/} ($(( $(date +%s) - start ))s)"
@@ -48,7 +49,7 @@ work=$(mktemp -d /tmp/netipc-package-test.XXXXXX)
 provider_pid=""
 made_run_dir=""
 cleanup() {
-  [ -n "$provider_pid" ] && kill "$provider_pid" 2>/dev/null || true
+  if [ -n "$provider_pid" ]; then kill "$provider_pid" 2>/dev/null || true; fi
   [ -n "$made_run_dir" ] && rm -rf /run/netipc
   dpkg --purge "${packages[@]}" >/dev/null 2>&1 || true
   rm -rf "$work"
