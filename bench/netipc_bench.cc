@@ -12,7 +12,8 @@ namespace {
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: netipc-bench SCENARIO [--seconds S] [--rate R] [--items N] "
-               "[--repetitions K] [--layout 1|2] [--run-dir DIR]\n\n"
+               "[--repetitions K] [--layout 1|2] [--run-dir DIR]\n"
+               "       netipc-bench --version\n\n"
                "Runs SCENARIO and prints one JSON line per run on stdout with at least\n"
                "scenario, throughput (per second), p50_us, p95_us, p99_us (round trip),\n"
                "client_cpu_pct and server_cpu_pct (100 = one core).\n\n"
@@ -41,6 +42,10 @@ bool parse_number(const char* text, double* out) {
 
 int main(int argc, char** argv) {
   using netipc::bench::Options;
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("netipc-bench %s\n", NETIPC_VERSION);
+    return 0;
+  }
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

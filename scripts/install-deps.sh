@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libxxhash-dev
   clang libclang-rt-14-dev
   gcovr
+  help2man lintian
 )
 
 missing=()

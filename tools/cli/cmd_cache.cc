@@ -29,6 +29,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "ebpf_consumer/consumer.h"
+#include "netdata_locate.h"
 #include "netipc/log.h"
 
 namespace netipc::cli {
@@ -37,6 +38,7 @@ namespace {
 
 struct CacheOptions {
   EndpointOptions ep;
+  bool netdata = false;
   double every_s = 5.0;
   bool once = false;
 };
@@ -114,7 +116,9 @@ void wait_or_signal(int fd, int64_t ms) {
   }
 }
 
-int run_cache(const CacheOptions& o) {
+int run_cache(CacheOptions o) {
+  NetdataEndpoint daemon;
+  if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
   auto token = endpoint_token(o.ep);
   if (!token.ok()) return fail(token.error().what);
   ebpf::ConsumerConfig cfg;
@@ -174,8 +178,9 @@ void add_cache_command(CLI::App* app, int* rc) {
       "cache",
       "Live view of the ebpf consumer: status line and cgroup targets with PID counts, "
       "refreshed every --every seconds until Ctrl-C (or once)");
-  c->add_option("--run-dir", o->ep.run_dir, "Directory holding the provider's socket")->required();
-  c->add_option("--service", o->ep.service, "Service name, e.g. cgroups-snapshot")->required();
+  c->add_option("--run-dir", o->ep.run_dir, "Directory holding the provider's socket");
+  c->add_option("--service", o->ep.service, "Service name, e.g. cgroups-snapshot");
+  add_netdata_option(c, &o->netdata);
   c->add_option("--every", o->every_s, "Seconds between refreshes (default 5)")
       ->check(CLI::Range(0.05, 86400.0));
   c->add_flag("--once", o->once, "Refresh once, print, exit (1 if the refresh failed)");

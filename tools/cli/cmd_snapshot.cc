@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "netipc/cgroups_snapshot_client.h"
+#include "netdata_locate.h"
 #include "netipc/wire.h"
 #include "snapshot_commands.h"
 
@@ -19,6 +21,7 @@ namespace {
 
 struct SnapshotOptions {
   EndpointOptions ep;
+  bool netdata = false;
   int layout = 0;  // 0 = automatic
   bool json = false;
 };
@@ -85,38 +88,14 @@ void print_json(const codec::CgroupsSnapshotViews& v, uint16_t layout, uint32_t 
   std::fputc('\n', stdout);
 }
 
-int fetch_snapshot(const SnapshotOptions& o) {
-  auto token = endpoint_token(o.ep);
-  if (!token.ok()) return fail(token.error().what);
-  CgroupsSnapshotClientConfig cfg;
-  cfg.run_dir = o.ep.run_dir;
-  cfg.service = o.ep.service;
-  cfg.auth_token = *token;
-  cfg.layout = static_cast<uint16_t>(o.layout);
-  transport_profiles(o.ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
-  cfg.call_timeout_ms = o.ep.timeout_ms;
-  cfg.connect_timeout_ms = o.ep.timeout_ms;
-  auto client = CgroupsSnapshotClient::create(cfg);
-  if (!client.ok()) return fail("invalid endpoint", client.error());
+int fetch_snapshot(SnapshotOptions o) {
+  NetdataEndpoint daemon;
+  if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
+  std::optional<CgroupsSnapshotClient> client;
+  if (const int rc = make_snapshot_client(o.ep, o.layout, &client); rc != 0) return rc;
   auto snap = client->fetch();
   if (!snap.ok()) {
-    const std::string where = o.ep.run_dir + "/" + o.ep.service + ".sock";
-    const Error& e = snap.error();
-    switch (e.code) {
-      case Errc::kNotFound:
-        return fail("no server at " + where, e);
-      case Errc::kAuthFailed:
-        return fail("server rejected the auth token", e);
-      case Errc::kTimeout:
-        return fail("no answer from " + where, e);
-      case Errc::kBadEnvelope:
-        if (o.layout == codec::kCgroupsLayoutProtobuf) {
-          return fail("server at " + where + " does not serve layout 2", e);
-        }
-        return fail("snapshot from " + where + " failed", e);
-      default:
-        return fail("snapshot from " + where + " failed", e);
-    }
+    return fetch_failed("snapshot", o.ep, o.netdata ? &daemon : nullptr, o.layout, snap.error());
   }
   const CgroupsSnapshotClientStatus st = client->status();
   if (o.json) {
@@ -130,9 +109,57 @@ int fetch_snapshot(const SnapshotOptions& o) {
 
 }  // namespace
 
-void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o) {
-  app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket")->required();
-  app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)")->required();
+int make_snapshot_client(const EndpointOptions& ep, int layout,
+                         std::optional<CgroupsSnapshotClient>* out) {
+  auto token = endpoint_token(ep);
+  if (!token.ok()) return fail(token.error().what);
+  CgroupsSnapshotClientConfig cfg;
+  cfg.run_dir = ep.run_dir;
+  cfg.service = ep.service;
+  cfg.auth_token = *token;
+  cfg.layout = static_cast<uint16_t>(layout);
+  transport_profiles(ep.transport, &cfg.supported_profiles, &cfg.preferred_profiles);
+  cfg.call_timeout_ms = ep.timeout_ms;
+  cfg.connect_timeout_ms = ep.timeout_ms;
+  auto client = CgroupsSnapshotClient::create(cfg);
+  if (!client.ok()) return fail("invalid endpoint", client.error());
+  out->emplace(std::move(*client));
+  return 0;
+}
+
+int fetch_failed(const std::string& what, const EndpointOptions& ep, const NetdataEndpoint* daemon,
+                 int layout, const Error& e) {
+  const std::string where = ep.run_dir + "/" + ep.service + ".sock";
+  switch (e.code) {
+    case Errc::kNotFound:
+      return fail("no server at " + where, e);
+    case Errc::kAuthFailed:
+      if (daemon != nullptr) {
+        return fail("the daemon at " + where + " refused the token derived from " +
+                        daemon->token_from,
+                    e);
+      }
+      return fail("server rejected the auth token", e);
+    case Errc::kTimeout:
+      return fail("no answer from " + where, e);
+    case Errc::kBadEnvelope:
+      if (layout == codec::kCgroupsLayoutProtobuf) {
+        return fail("server at " + where + " does not serve layout 2", e);
+      }
+      return fail(what + " from " + where + " failed", e);
+    default:
+      return fail(what + " from " + where + " failed", e);
+  }
+}
+
+void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o, bool required) {
+  CLI::Option* run_dir =
+      app->add_option("--run-dir", o->run_dir, "Directory holding the endpoint's socket");
+  CLI::Option* service = app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)");
+  if (required) {
+    run_dir->required();
+    service->required();
+  }
   CLI::Option* token =
       app->add_option("--auth-token", o->auth_token_hex, "Shared secret, 0x-prefixed hex (default 0)")
           ->check(CLI::Validator(auth_token_check, "0xHEX", "auth token"));
@@ -145,13 +172,15 @@ void add_snapshot_endpoint_options(CLI::App* app, EndpointOptions* o) {
 
 void add_snapshot_commands(CLI::App* app, CLI::App* serve, int* rc) {
   add_serve_snapshot_command(serve, rc);
+  add_status_command(app, rc);
 
   auto o = std::make_shared<SnapshotOptions>();
   CLI::App* c = app->add_subcommand(
       "snapshot",
       "Fetch a cgroups snapshot; print generation, item count, layout and transport, then "
       "one row per item (hash, options, enabled, name, path, and cgroup id in layout 2)");
-  add_snapshot_endpoint_options(c, &o->ep);
+  add_snapshot_endpoint_options(c, &o->ep, false);
+  add_netdata_option(c, &o->netdata);
   c->add_option("--layout", o->layout,
                 "1 (NetIPC v1 binary) or 2 (protobuf, with cgroup ids); default: 2, falling "
                 "back to 1 when the server rejects it")

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{"netipc-cli: serve and call NetIPC v1 endpoints (Unix sockets, shared memory)",
                "netipc-cli"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "netipc-cli " NETIPC_VERSION);
   CLI::App* serve = app.add_subcommand("serve", "Run a server until SIGINT/SIGTERM");
   serve->require_subcommand(1);
   CLI::App* call = app.add_subcommand("call", "Call a server");
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One clear line; the usage is one --help away.

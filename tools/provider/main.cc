@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
       "timer. Prints READY on stdout once\nserving; logs to stderr; SIGINT/SIGTERM stop it "
       "cleanly (exit 0, endpoint removed).",
       kProgram};
+  app.set_version_flag("--version", std::string(kProgram) + " " NETIPC_VERSION);
   app.add_option("--cgroup-root", o.cgroup_root,
                  "Where the cgroup filesystem is: /sys/fs/cgroup, or <prefix>/sys/fs/cgroup for "
                  "a host mounted at <prefix>; a plain directory tree of that shape stands in for "
@@ -110,6 +111,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return bad_argument(e.what());
