@@ -138,12 +138,6 @@ netipc::Status ProcsBatch::read_all(const netipc::Snapshot& snapshot, ProcsReade
 // ---------------------------------------------------------------------------
 // TargetTable::apply and its steps
 
-netipc::Status TargetTable::read_procs(const netipc::Snapshot& snapshot, ProcsBatch* batch) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  *batch = std::move(spare_batch_);
-  return batch->read_all(snapshot, &reader_);
-}
-
 netipc::Result<std::shared_ptr<TargetView>> TargetTable::start_view(
     const netipc::Snapshot& snapshot, const TargetView& prev, uint64_t pass) const {
   try {
@@ -269,17 +263,10 @@ void TargetTable::commit(std::shared_ptr<TargetView> next, const ApplyStats& sta
 netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) {
   const int64_t start = netipc::detail::monotonic_ns();
   ProcsBatch batch;
-  netipc::Status read = read_procs(snapshot, &batch);
-  // The batch's arrays go back for the next pass, whatever happens here.
-  struct ReturnBatch {
-    TargetTable* table;
-    ProcsBatch* batch;
-    ~ReturnBatch() {
-      std::lock_guard<std::mutex> lock(table->read_mu_);
-      table->spare_batch_ = std::move(*batch);
-    }
-  } return_batch{this, &batch};
-  if (!read.ok()) return read.error();
+  {
+    ProcsReader reader;  // its buffer lives for this pass only
+    NETIPC_RETURN_IF_ERROR(batch.read_all(snapshot, &reader));
+  }
 
   std::lock_guard<std::mutex> apply_lock(apply_mu_);
   const std::shared_ptr<const TargetView> prev = view();

@@ -22,10 +22,10 @@
 //   now) yields an empty PID set for this pass instead of an error;
 // - nothing is ever unlinked, and no lock is held while files are read.
 //
-// Threading: apply() may be called from any thread; calls are serialised.
-// It builds a new immutable TargetView privately (reading every cgroup.procs
-// without holding any lock readers need) and publishes it with one pointer
-// swap. Readers call view() and iterate the returned view for as long as they
+// Threading: apply() may be called from any thread. It reads every
+// cgroup.procs holding no lock, then (serialised with other apply() calls)
+// builds a new immutable TargetView privately and publishes it with one
+// pointer swap. Readers call view() and iterate the returned view for as long as they
 // like; it never changes, so a half-updated table cannot be observed. Targets
 // whose data did not change are shared between consecutive views (one
 // Target object, counted by TargetRef: target.h).
@@ -88,9 +88,9 @@ class ProcsReader {
 
 // What reading the cgroup.procs of one snapshot found: the PIDs of every
 // enabled item (sorted, unique) in one flat array, one entry per enabled
-// item in snapshot order. Filled without any lock by TargetTable::apply();
-// its arrays are reused from pass to pass, so a steady-state pass allocates
-// nothing here.
+// item in snapshot order. Filled without any lock by TargetTable::apply(),
+// which frees it after the pass: two arrays allocated per pass (not per
+// target), and no memory held between passes 30 s apart.
 struct ProcsBatch {
   enum class Outcome : uint8_t {
     kRead,      // pids[first, first + count)
@@ -184,9 +184,8 @@ class TargetTable {
 
   // Rebuilds the table from `snapshot` (which the caller keeps alive for the
   // call, e.g. via SnapshotStore::acquire()) and publishes the new view.
-  // Reads every enabled item's cgroup.procs first, without the lock that
-  // matching and publishing take (concurrent calls read one after another),
-  // then matches against the current view and publishes. kNoMemory or
+  // Reads every enabled item's cgroup.procs first, holding no lock, then
+  // matches against the current view and publishes under the apply lock. kNoMemory or
   // kLimitExceeded: nothing published, the previous view stays current.
   netipc::Result<ApplyStats> apply(const netipc::Snapshot& snapshot);
 
@@ -201,7 +200,6 @@ class TargetTable {
  private:
   // The steps of apply(), in order. Each returns an error only for memory
   // or a limit; nothing is published until commit().
-  netipc::Status read_procs(const netipc::Snapshot& snapshot, ProcsBatch* batch);
   netipc::Result<std::shared_ptr<TargetView>> start_view(const netipc::Snapshot& snapshot,
                                                          const TargetView& prev,
                                                          uint64_t pass) const;
@@ -212,12 +210,6 @@ class TargetTable {
                               ApplyStats* stats) noexcept;
   void commit(std::shared_ptr<TargetView> next, const ApplyStats& stats, uint64_t next_id,
               bool empty_snapshot) noexcept;
-
-  // Serialises the read phase; guards the reader and the spare batch (a
-  // batch is moved out for one pass and returned after it).
-  std::mutex read_mu_;
-  ProcsReader reader_;
-  ProcsBatch spare_batch_;  // kept between passes so they do not allocate
 
   std::mutex apply_mu_;  // serialises matching and commits; guards the members below it
   uint64_t next_id_ = 1;
