@@ -152,10 +152,9 @@ netipc::Result<std::shared_ptr<TargetView>> TargetTable::start_view(
       next->targets_ = prev.targets_;
       next->slots_ = prev.slots_;
     } else {
-      // Reserved in full, so that match() and collect_removed() never
-      // allocate for the view's arrays.
+      // Reserved in full, so that match() never allocates for the view's
+      // arrays.
       next->targets_.reserve(snapshot.item_count());
-      next->removed_.reserve(prev.targets_.size());
       next->index_reset(snapshot.item_count());
     }
     return next;
@@ -223,24 +222,29 @@ netipc::Status TargetTable::match(const netipc::Snapshot& snapshot, const ProcsB
     }
     next->insert(key, std::move(t).value());
   }
-  collect_removed(prev, kept, next, stats);
-  return netipc::ok_status();
+  return collect_removed(prev, kept, next, stats);
 }
 
 // The targets of `prev` no item matched. Each kept target was matched by
 // exactly one item (duplicates are skipped before the lookup): if all were
-// kept, none left.
-void TargetTable::collect_removed(const TargetView& prev, size_t kept, TargetView* next,
-                                  ApplyStats* stats) noexcept {
+// kept, none left, and the removed list stays unallocated.
+netipc::Status TargetTable::collect_removed(const TargetView& prev, size_t kept, TargetView* next,
+                                            ApplyStats* stats) {
   if (kept != prev.targets_.size()) {
+    try {
+      next->removed_.reserve(prev.targets_.size() - kept);
+    } catch (const std::bad_alloc&) {
+      return netipc::make_error(netipc::Errc::kNoMemory, "target table: removed targets");
+    }
     for (const TargetRef& p : prev.targets_) {
       if (next->find(p->hash, p->name) == nullptr) {
-        next->removed_.push_back(p);  // reserved by start_view()
+        next->removed_.push_back(p);  // reserved
         stats->pids_removed += p->pids.size();
       }
     }
   }
   stats->targets_removed = next->removed_.size();
+  return netipc::ok_status();
 }
 
 void TargetTable::commit(std::shared_ptr<TargetView> next, const ApplyStats& stats,

@@ -206,8 +206,8 @@ class TargetTable {
   netipc::Status match(const netipc::Snapshot& snapshot, const ProcsBatch& batch,
                        const TargetView& prev, TargetView* next, ApplyStats* stats,
                        uint64_t* next_id) const;
-  static void collect_removed(const TargetView& prev, size_t kept, TargetView* next,
-                              ApplyStats* stats) noexcept;
+  static netipc::Status collect_removed(const TargetView& prev, size_t kept, TargetView* next,
+                                        ApplyStats* stats);
   void commit(std::shared_ptr<TargetView> next, const ApplyStats& stats, uint64_t next_id,
               bool empty_snapshot) noexcept;
 
