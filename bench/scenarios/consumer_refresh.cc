@@ -21,20 +21,29 @@
 // What the structures themselves hold (bytes, without malloc's per-block
 // overhead): cache_bytes, the snapshot; table_bytes, the target table's view
 // (table_index_bytes: its arrays; the rest: the targets' blocks).
-// Reference: memcpy_us, one memcpy of the response payload.
+// Reference: memcpy_us, one memcpy of the response payload; procs_floor_ms,
+// the floor of the apply phase: open + one read + close of the same N
+// cgroup.procs files in a tight loop (no parsing, no table), measured in
+// the same run just before the refreshes (median of 3), and
+// apply_over_floor = apply_p50_ms / procs_floor_ms.
 //
 // Then the same refresh on a libuv loop (Consumer::attach, back to back):
 // loop_refresh_p50_ms, and loop_max_gap_ms, the longest gap between the
 // ticks of a 1 ms timer on that loop meanwhile (how long the loop was ever
 // blocked; the build and the table rebuild run on the threadpool), against
-// loop_idle_max_gap_ms, the same timer on an otherwise idle loop.
+// loop_idle_max_gap_ms, the same timer on an otherwise idle loop; and
+// loop_max_busy_ms, the most CPU time the loop thread spent in one loop
+// iteration (the gap minus the time the loop waited for a core).
+#include <fcntl.h>
 #include <malloc.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -156,6 +165,38 @@ double memcpy_us(size_t bytes) {
   return t[2];
 }
 
+// The floor of reading every cgroup.procs: open + read + close, nothing
+// else, over the items' paths in order. Median of three passes, in ms.
+double procs_floor_ms(const std::string& dir, size_t n) {
+  std::vector<std::string> paths;
+  paths.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    paths.push_back(procs_path(dir, i));
+  char buf[4096];
+  size_t bytes = 0;
+  std::vector<double> t;
+  for (int rep = 0; rep < 3; ++rep) {
+    const uint64_t t0 = now_ns();
+    for (const std::string& p : paths) {
+      const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      const ssize_t got = ::read(fd, buf, sizeof buf);
+      if (got > 0) bytes += static_cast<size_t>(got);
+      ::close(fd);
+    }
+    t.push_back(static_cast<double>(now_ns() - t0) / 1e6);
+  }
+  if (bytes == 0) return 0;
+  std::sort(t.begin(), t.end());
+  return t[1];
+}
+
+int64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 double median_ms(std::vector<int64_t> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -190,6 +231,7 @@ struct LoopResult {
   double refresh_p50_ms = 0;
   double max_gap_ms = 0;
   double idle_max_gap_ms = 0;
+  double max_busy_ms = 0;
   uint64_t ticks = 0;
 };
 
@@ -222,6 +264,23 @@ LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double se
         ++k->ticks;
       },
       1, 1);
+  // The loop thread's CPU time per loop iteration (prepare to prepare):
+  // what the loop itself ran, without the time it waited for a CPU while
+  // the threadpool (pinned to the same core) worked.
+  struct Busy {
+    uv_prepare_t prepare;
+    int64_t last = 0;
+    int64_t max = 0;
+  } busy;
+  uv_prepare_init(&loop, &busy.prepare);
+  busy.prepare.data = &busy;
+  busy.last = thread_cpu_ns();
+  uv_prepare_start(&busy.prepare, [](uv_prepare_t* h) {
+    auto* b = static_cast<Busy*>(h->data);
+    const int64_t now = thread_cpu_ns();
+    b->max = std::max(b->max, now - b->last);
+    b->last = now;
+  });
   // Reference: the same timer with nothing else on the loop.
   const uint64_t idle_end = now_ns() + static_cast<uint64_t>(std::min(seconds, 1.0) * 1e9);
   while (now_ns() < idle_end)
@@ -229,6 +288,7 @@ LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double se
   out.idle_max_gap_ms = static_cast<double>(ticker.max_gap) / 1e6;
   ticker.max_gap = 0;
   ticker.ticks = 0;
+  busy.max = 0;
   std::vector<int64_t> total;
   bool failed = false;
   const Status st = (*consumer)->attach(&loop, 1, [&](const ebpf::ConsumerRefresh& r) {
@@ -243,12 +303,15 @@ LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double se
   bool detached = false;
   (void)(*consumer)->detach([&] { detached = true; });
   uv_close(reinterpret_cast<uv_handle_t*>(&ticker.timer), nullptr);
+  const int64_t busy_max = busy.max;
+  uv_close(reinterpret_cast<uv_handle_t*>(&busy.prepare), nullptr);
   uv_run(&loop, UV_RUN_DEFAULT);
   out.ok = !failed && detached && uv_loop_close(&loop) == 0;
   if (!total.empty()) total.erase(total.begin());  // the first includes the connect
   out.refresh_p50_ms = median_ms(total);
   out.max_gap_ms = static_cast<double>(ticker.max_gap) / 1e6;
   out.ticks = ticker.ticks;
+  out.max_busy_ms = static_cast<double>(busy_max) / 1e6;
   return out;
 }
 
@@ -294,6 +357,8 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   }
   const double first_ms = static_cast<double>(now_ns() - f0) / 1e6;
   const uint64_t payload = r.refresh.payload_bytes;
+
+  const double floor_ms = files ? procs_floor_ms(procs, n) : 0;
 
   LatencyRecorder lat(1 << 12);
   std::vector<int64_t> call, build, apply;
@@ -343,6 +408,8 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
       .num("call_p50_ms", median_ms(call))
       .num("build_p50_ms", median_ms(build))
       .num("apply_p50_ms", median_ms(apply))
+      .num("procs_floor_ms", floor_ms)
+      .num("apply_over_floor", floor_ms > 0 ? median_ms(apply) / floor_ms : 0)
       .num("first_refresh_ms", first_ms)
       .integer("response_payload_bytes", static_cast<int64_t>(payload))
       .integer("targets", static_cast<int64_t>(r.apply.targets))
@@ -368,6 +435,7 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   res.extra.num("loop_refresh_p50_ms", lr.refresh_p50_ms)
       .num("loop_max_gap_ms", lr.max_gap_ms)
       .num("loop_idle_max_gap_ms", lr.idle_max_gap_ms)
+      .num("loop_max_busy_ms", lr.max_busy_ms)
       .integer("loop_ticks", static_cast<int64_t>(lr.ticks));
   child.stop();
   remove_tree(procs);

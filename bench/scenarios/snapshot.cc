@@ -12,10 +12,18 @@
 // Latency is request-to-decoded: from fetch() sending the request to every
 // item decoded into views (a full round trip plus decode), one fetch in
 // flight. The first fetch of each run (connect, buffer growth) is not
-// sampled; it is reported as first_fetch_us. min_us is the fastest fetch
+// sampled; it is reported as first_fetch_us, with the client thread's minor
+// page faults during it (first_fetch_page_faults; page_faults_per_fetch for
+// the sampled ones: first touches of memory), page_fault_us, one first-touch
+// fault on this machine measured right after, and first_fetch_faults_us,
+// their product: the part of the first fetch that is the kernel's faults.
+// min_us is the fastest fetch
 // (on a shared machine the closest to an uncontended one). Reference:
 // memcpy_us, one memcpy of the response payload on this machine, the floor
 // of any copy.
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -37,6 +45,30 @@
 
 namespace netipc::bench {
 namespace {
+
+// Minor page faults of the calling thread so far (first touches of memory).
+long thread_minor_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_minflt;
+}
+
+// The machine's cost of one first-touch page fault: 16 MiB of fresh
+// anonymous memory touched once a page, in microseconds per fault.
+double page_fault_us() {
+  constexpr size_t kBytes = size_t{16} << 20;
+  void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 0;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const long f0 = thread_minor_faults();
+  const uint64_t t0 = now_ns();
+  for (size_t off = 0; off < kBytes; off += static_cast<size_t>(page))
+    static_cast<volatile char*>(p)[off] = 1;
+  const uint64_t t1 = now_ns();
+  const long faults = thread_minor_faults() - f0;
+  ::munmap(p, kBytes);
+  return faults > 0 ? static_cast<double>(t1 - t0) / 1e3 / static_cast<double>(faults) : 0;
+}
 
 constexpr uint32_t kUds = wire::kProfileUds;
 constexpr uint32_t kShm = wire::kProfileUds | wire::kProfileShmHybrid;
@@ -128,12 +160,16 @@ int run_one(const Options& o, const Run& run,
       return r.ok() && (*r)->items.size() == n &&
              (n == 0 || (*r)->items.back().name == items->back().name);
     };
+    const long faults0 = thread_minor_faults();
     const uint64_t f0 = now_ns();
     if (!check(client->fetch())) {
       std::fprintf(stderr, "netipc-bench: %s: first fetch failed\n", run.scenario.c_str());
       return 1;
     }
     const double first_us = static_cast<double>(now_ns() - f0) / 1e3;
+    const long first_faults = thread_minor_faults() - faults0;
+    const double fault_us = page_fault_us();
+    const long steady_faults0 = thread_minor_faults();
     LatencyRecorder lat(1 << 16);
     uint64_t fetches = 0;
     bool ok = true;
@@ -148,6 +184,7 @@ int run_one(const Options& o, const Run& run,
       lat.add(now_ns() - t0);
       ++fetches;
     }
+    const long steady_faults = thread_minor_faults() - steady_faults0;
     RunResult r;
     r.scenario = run.scenario;
     r.unit = "fetches";
@@ -188,6 +225,11 @@ int run_one(const Options& o, const Run& run,
         .integer("reconnects", static_cast<int64_t>(st.client.reconnect_count))
         .num("min_us", lat.percentile_us(0.0))
         .num("first_fetch_us", first_us)
+        .integer("first_fetch_page_faults", first_faults)
+        .num("page_fault_us", fault_us)
+        .num("first_fetch_faults_us", fault_us * static_cast<double>(first_faults))
+        .num("page_faults_per_fetch",
+             fetches > 0 ? static_cast<double>(steady_faults) / static_cast<double>(fetches) : 0)
         .num("memcpy_us", copy_us)
         .num("p50_over_memcpy", copy_us > 0 ? r.p50_us / copy_us : 0);
     client = make_error(Errc::kAborted, "done");  // close the session before the server

@@ -103,109 +103,156 @@ std::shared_ptr<const TargetView> TargetTable::view() const {
   return view_;
 }
 
-netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) {
-  std::lock_guard<std::mutex> apply_lock(apply_mu_);
-  const int64_t start = netipc::detail::monotonic_ns();
-  const std::shared_ptr<const TargetView> prev = view();
-  ApplyStats stats;
-  stats.pass = pass_ + 1;
-  uint64_t next_id = next_id_;
-  bool send = false;
-  std::shared_ptr<TargetView> next;
+// ---------------------------------------------------------------------------
+// ProcsBatch
 
+netipc::Status ProcsBatch::read_all(const netipc::Snapshot& snapshot, ProcsReader* reader) {
+  pids.clear();
+  entries.clear();
   try {
-    next = std::make_shared<TargetView>();
-    next->pass_ = stats.pass;
+    entries.reserve(snapshot.item_count());
+  } catch (const std::bad_alloc&) {
+    return netipc::make_error(netipc::Errc::kNoMemory, "target table: reading cgroup.procs");
+  }
+  for (size_t i = 0; i < snapshot.item_count(); ++i) {
+    const netipc::CgroupItemView& item = snapshot.item(i);
+    if (item.enabled == 0) continue;
+    Entry e;
+    e.first = static_cast<uint32_t>(pids.size());
+    // A failure to grow `pids` is a failed read (the PIDs known before are
+    // kept), as is any other error but a vanished cgroup.
+    const netipc::Status st = reader->append(item.path, &pids);
+    if (st.ok()) {
+      e.count = static_cast<uint32_t>(pids.size() - e.first);
+    } else {
+      e.outcome = st.code() == netipc::Errc::kNotFound ? Outcome::kVanished : Outcome::kFailed;
+    }
+    if (pids.size() > UINT32_MAX) {
+      return netipc::make_error(netipc::Errc::kLimitExceeded, "target table: PIDs");
+    }
+    entries.push_back(e);  // reserved
+  }
+  return netipc::ok_status();
+}
+
+// ---------------------------------------------------------------------------
+// TargetTable::apply and its steps
+
+netipc::Result<std::shared_ptr<TargetView>> TargetTable::start_view(
+    const netipc::Snapshot& snapshot, const TargetView& prev, uint64_t pass) const {
+  try {
+    auto next = std::make_shared<TargetView>();
+    next->pass_ = pass;
     next->generation_ = snapshot.generation();
     next->systemd_enabled_ = snapshot.systemd_enabled();
     next->integration_active_ = snapshot.item_count() > 0;
-
     if (snapshot.item_count() == 0) {
       // Legacy: an empty snapshot keeps the targets; the integration is
       // inactive until items come back, and then charts are (re)sent.
-      next->targets_ = prev->targets_;
-      next->slots_ = prev->slots_;
+      next->targets_ = prev.targets_;
+      next->slots_ = prev.slots_;
     } else {
+      // Reserved in full, so that match() never allocates for the view's
+      // arrays.
       next->targets_.reserve(snapshot.item_count());
       next->index_reset(snapshot.item_count());
-      size_t kept = 0;  // targets of `prev` found again
-      for (size_t i = 0; i < snapshot.item_count(); ++i) {
-        const netipc::CgroupItemView& item = snapshot.item(i);
-        if (item.enabled == 0) {
-          ++stats.disabled_skipped;
-          continue;
-        }
-        const uint64_t key = TargetView::key_of(item.hash, item.name);
-        if (next->find_ptr(key, item.hash, item.name) != nullptr) {
-          ++stats.duplicates_skipped;
-          continue;
-        }
-        const TargetRef* old_ref = prev->find_ptr(key, item.hash, item.name);
-        const Target* old = old_ref != nullptr ? old_ref->get() : nullptr;
-        const pid_t* old_pids = old != nullptr ? old->pids.data() : nullptr;
-        const size_t old_count = old != nullptr ? old->pids.size() : 0;
-        if (old != nullptr) ++kept;
-
-        netipc::Status st = reader_.read(item.path, &scratch_);
-        if (st.ok()) {
-          ++stats.files_read;
-        } else if (st.code() == netipc::Errc::kNotFound) {
-          ++stats.files_vanished;  // cgroup gone: no PIDs this pass
-          scratch_.clear();
-        } else {
-          ++stats.read_failures;  // keep what we knew
-          scratch_.assign(old_pids, old_pids + old_count);
-        }
-        diff_sorted(old_pids, old_count, scratch_.data(), scratch_.size(), &stats.pids_added,
-                    &stats.pids_removed);
-        stats.pids += scratch_.size();
-
-        if (old != nullptr &&
-            std::equal(old->pids.begin(), old->pids.end(), scratch_.begin(), scratch_.end()) &&
-            old->path == item.path && old->options == item.options &&
-            old->cgroup_id == item.cgroup_id) {
-          next->insert(key, *old_ref);  // unchanged: share the published object
-          continue;
-        }
-        auto t = Target::make(item, old != nullptr ? old->id : next_id,
-                              old != nullptr ? old->added_pass : stats.pass, scratch_.data(),
-                              scratch_.size());
-        if (!t.ok()) return t.error();
-        if (old == nullptr) {
-          ++next_id;
-          ++stats.targets_added;
-        }
-        next->insert(key, std::move(t).value());
-      }
-      // Each kept target was matched by exactly one item (duplicates are
-      // skipped before the lookup): if all were kept, none left.
-      if (kept != prev->targets_.size()) {
-        for (const TargetRef& p : prev->targets_) {
-          if (next->find(p->hash, p->name) == nullptr) {
-            next->removed_.push_back(p);
-            stats.pids_removed += p->pids.size();
-          }
-        }
-      }
-      stats.targets_removed = next->removed_.size();
-      send = stats.targets_added != 0 || stats.targets_removed != 0 || force_send_;
     }
-  } catch (const std::exception&) {
-    return netipc::make_error(netipc::Errc::kNoMemory, "target table: apply");
+    return next;
+  } catch (const std::bad_alloc&) {
+    return netipc::make_error(netipc::Errc::kNoMemory, "target table: view");
   }
+}
 
-  if (snapshot.item_count() == 0) {
-    for (const TargetRef& p : next->targets_)
-      stats.pids += p->pids.size();
+// Matches the enabled items against `prev` (by hash and name), giving each
+// its PIDs from `batch`: an unchanged target is shared with `prev`, a new or
+// changed one gets a new block. Counts into *stats.
+netipc::Status TargetTable::match(const netipc::Snapshot& snapshot, const ProcsBatch& batch,
+                                  const TargetView& prev, TargetView* next, ApplyStats* stats,
+                                  uint64_t* next_id) const {
+  size_t kept = 0;  // targets of `prev` found again
+  size_t entry = 0;
+  for (size_t i = 0; i < snapshot.item_count(); ++i) {
+    const netipc::CgroupItemView& item = snapshot.item(i);
+    if (item.enabled == 0) {
+      ++stats->disabled_skipped;
+      continue;
+    }
+    const ProcsBatch::Entry& e = batch.entries[entry++];
+    const uint64_t key = TargetView::key_of(item.hash, item.name);
+    if (next->find_ptr(key, item.hash, item.name) != nullptr) {
+      ++stats->duplicates_skipped;
+      continue;
+    }
+    const TargetRef* old_ref = prev.find_ptr(key, item.hash, item.name);
+    const Target* old = old_ref != nullptr ? old_ref->get() : nullptr;
+    const pid_t* old_pids = old != nullptr ? old->pids.data() : nullptr;
+    const size_t old_count = old != nullptr ? old->pids.size() : 0;
+    if (old != nullptr) ++kept;
+
+    const pid_t* pids = batch.pids.data() + e.first;
+    size_t count = e.count;
+    switch (e.outcome) {
+      case ProcsBatch::Outcome::kRead:
+        ++stats->files_read;
+        break;
+      case ProcsBatch::Outcome::kVanished:
+        ++stats->files_vanished;  // cgroup gone: no PIDs this pass
+        break;
+      case ProcsBatch::Outcome::kFailed:
+        ++stats->read_failures;  // keep what we knew
+        pids = old_pids;
+        count = old_count;
+        break;
+    }
+    diff_sorted(old_pids, old_count, pids, count, &stats->pids_added, &stats->pids_removed);
+    stats->pids += count;
+
+    if (old != nullptr && std::equal(old->pids.begin(), old->pids.end(), pids, pids + count) &&
+        old->path == item.path && old->options == item.options &&
+        old->cgroup_id == item.cgroup_id) {
+      next->insert(key, *old_ref);  // unchanged: share the published object
+      continue;
+    }
+    auto t = Target::make(item, old != nullptr ? old->id : *next_id,
+                          old != nullptr ? old->added_pass : stats->pass, pids, count);
+    if (!t.ok()) return t.error();
+    if (old == nullptr) {
+      ++*next_id;
+      ++stats->targets_added;
+    }
+    next->insert(key, std::move(t).value());
   }
-  next->send_cgroup_charts_ = send;
-  stats.send_cgroup_charts = send;
-  stats.targets = next->targets_.size();
+  return collect_removed(prev, kept, next, stats);
+}
 
-  // Commit: nothing below can fail.
+// The targets of `prev` no item matched. Each kept target was matched by
+// exactly one item (duplicates are skipped before the lookup): if all were
+// kept, none left, and the removed list stays unallocated.
+netipc::Status TargetTable::collect_removed(const TargetView& prev, size_t kept, TargetView* next,
+                                            ApplyStats* stats) {
+  if (kept != prev.targets_.size()) {
+    try {
+      next->removed_.reserve(prev.targets_.size() - kept);
+    } catch (const std::bad_alloc&) {
+      return netipc::make_error(netipc::Errc::kNoMemory, "target table: removed targets");
+    }
+    for (const TargetRef& p : prev.targets_) {
+      if (next->find(p->hash, p->name) == nullptr) {
+        next->removed_.push_back(p);  // reserved
+        stats->pids_removed += p->pids.size();
+      }
+    }
+  }
+  stats->targets_removed = next->removed_.size();
+  return netipc::ok_status();
+}
+
+void TargetTable::commit(std::shared_ptr<TargetView> next, const ApplyStats& stats,
+                         uint64_t next_id, bool empty_snapshot) noexcept {
   pass_ = stats.pass;
   next_id_ = next_id;
-  force_send_ = snapshot.item_count() == 0;
+  force_send_ = empty_snapshot;
+  next->send_cgroup_charts_ = stats.send_cgroup_charts;
   const bool active = next->integration_active_;
   const bool systemd_enabled = next->systemd_enabled_;
   {
@@ -215,6 +262,34 @@ netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) 
   }
   integration_active_.store(active, std::memory_order_release);
   systemd_enabled_.store(systemd_enabled, std::memory_order_release);
+}
+
+netipc::Result<ApplyStats> TargetTable::apply(const netipc::Snapshot& snapshot) {
+  const int64_t start = netipc::detail::monotonic_ns();
+  ProcsBatch batch;
+  {
+    ProcsReader reader;  // its buffer lives for this pass only
+    NETIPC_RETURN_IF_ERROR(batch.read_all(snapshot, &reader));
+  }
+
+  std::lock_guard<std::mutex> apply_lock(apply_mu_);
+  const std::shared_ptr<const TargetView> prev = view();
+  const bool empty = snapshot.item_count() == 0;
+  ApplyStats stats;
+  stats.pass = pass_ + 1;
+  uint64_t next_id = next_id_;
+  auto next = start_view(snapshot, *prev, stats.pass);
+  if (!next.ok()) return next.error();
+  if (empty) {
+    for (const TargetRef& p : (*next)->targets_)
+      stats.pids += p->pids.size();
+  } else {
+    NETIPC_RETURN_IF_ERROR(match(snapshot, batch, *prev, next->get(), &stats, &next_id));
+    stats.send_cgroup_charts =
+        stats.targets_added != 0 || stats.targets_removed != 0 || force_send_;
+  }
+  stats.targets = (*next)->targets_.size();
+  commit(std::move(*next), stats, next_id, empty);
   stats.duration_ns = netipc::detail::monotonic_ns() - start;
   return stats;
 }

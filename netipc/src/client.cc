@@ -165,6 +165,10 @@ bool Client::abort_pending() const noexcept {
   return impl_->abort.aborted();
 }
 
+void Client::release_receive_buffer(size_t keep_bytes) {
+  if (impl_->session) impl_->session->release_receive_buffer(keep_bytes);
+}
+
 void Client::reset() {
   impl_->drop_session();
   impl_->policy.reset();

@@ -63,6 +63,9 @@ Status SnapshotCache::refresh(int timeout_ms, RefreshOutcome* outcome) {
     // The views point into the client's buffer; and between refreshes (30 s
     // in Netdata) their 56 bytes per item are not worth keeping.
     std::vector<CgroupItemView>().swap(scratch_.items);
+    // Nor the response itself when it is large: the snapshot holds its own
+    // copy (kKeepReceiveBufferBytes).
+    client_.release_receive_buffer(kKeepReceiveBufferBytes);
     if (!snap.ok()) {
       // Step 4: the cache is untouched.
       out.error = snap.error();

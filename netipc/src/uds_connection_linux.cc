@@ -236,6 +236,12 @@ Result<Message> UdsConnection::read_message(int flags) {
 
 Result<Message> UdsConnection::try_receive() { return read_message(MSG_DONTWAIT); }
 
+void UdsConnection::release_receive_buffer(size_t keep_bytes) {
+  if (rx_in_chunks_ || rx_buf_.capacity() <= keep_bytes) return;
+  std::vector<uint8_t>().swap(rx_buf_);
+  rx_message_ = Message{};
+}
+
 Status UdsConnection::enable_blocking_receive() {
   const int fl = ::fcntl(fd_.get(), F_GETFL);
   if (fl < 0 || ::fcntl(fd_.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {

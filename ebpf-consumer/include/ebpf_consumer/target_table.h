@@ -22,10 +22,10 @@
 //   now) yields an empty PID set for this pass instead of an error;
 // - nothing is ever unlinked, and no lock is held while files are read.
 //
-// Threading: apply() may be called from any thread; calls are serialised.
-// It builds a new immutable TargetView privately (reading every cgroup.procs
-// without holding any lock readers need) and publishes it with one pointer
-// swap. Readers call view() and iterate the returned view for as long as they
+// Threading: apply() may be called from any thread. It reads every
+// cgroup.procs holding no lock, then (serialised with other apply() calls)
+// builds a new immutable TargetView privately and publishes it with one
+// pointer swap. Readers call view() and iterate the returned view for as long as they
 // like; it never changes, so a half-updated table cannot be observed. Targets
 // whose data did not change are shared between consecutive views (one
 // Target object, counted by TargetRef: target.h).
@@ -59,12 +59,16 @@ class ProcsReader {
   // Errors:
   //   kNotFound         the file or its cgroup is gone (ENOENT, ENODEV,
   //                     ENOTDIR, ESRCH): callers treat it as "no PIDs";
-  //                     *pids is cleared
+  //                     *pids is empty
   //   kInvalidArgument  empty path or a path containing NUL
   //   kLimitExceeded    the file is larger than kMaxFileBytes
   //   kSystem           any other open/read failure (errno kept)
   // After other errors the contents of *pids are unspecified.
   netipc::Status read(std::string_view path, std::vector<pid_t>* pids);
+
+  // The same, appending to *pids: the appended PIDs are sorted and unique
+  // among themselves. On any error *pids is as it was.
+  netipc::Status append(std::string_view path, std::vector<pid_t>* pids);
 
   // Parses `text` into *pids (appending, unsorted); returns the number of
   // tokens that are not a PID in [1, INT32_MAX].
@@ -74,9 +78,37 @@ class ProcsReader {
   size_t invalid_tokens() const noexcept { return invalid_tokens_; }
 
  private:
+  // Reads the whole file into buf_; *used = its size.
+  netipc::Status read_file(std::string_view path, size_t* used);
+
   std::string path_;
   std::vector<char> buf_;
   size_t invalid_tokens_ = 0;
+};
+
+// What reading the cgroup.procs of one snapshot found: the PIDs of every
+// enabled item (sorted, unique) in one flat array, one entry per enabled
+// item in snapshot order. Filled without any lock by TargetTable::apply(),
+// which frees it after the pass: two arrays allocated per pass (not per
+// target), and no memory held between passes 30 s apart.
+struct ProcsBatch {
+  enum class Outcome : uint8_t {
+    kRead,      // pids[first, first + count)
+    kVanished,  // the cgroup is gone: no PIDs this pass
+    kFailed,    // any other failure: keep the PIDs known before
+  };
+  struct Entry {
+    uint32_t first = 0;
+    uint32_t count = 0;
+    Outcome outcome = Outcome::kRead;
+  };
+  std::vector<pid_t> pids;
+  std::vector<Entry> entries;
+
+  // Reads every enabled item of `snapshot` with `reader`, replacing the
+  // contents. Errors: kNoMemory, kLimitExceeded (more than 2^32 PIDs); a
+  // file that cannot be read is an entry's outcome, not an error.
+  netipc::Status read_all(const netipc::Snapshot& snapshot, ProcsReader* reader);
 };
 
 // What one apply() did.
@@ -152,7 +184,9 @@ class TargetTable {
 
   // Rebuilds the table from `snapshot` (which the caller keeps alive for the
   // call, e.g. via SnapshotStore::acquire()) and publishes the new view.
-  // kNoMemory: nothing published, the previous view stays current.
+  // Reads every enabled item's cgroup.procs first, holding no lock, then
+  // matches against the current view and publishes under the apply lock. kNoMemory or
+  // kLimitExceeded: nothing published, the previous view stays current.
   netipc::Result<ApplyStats> apply(const netipc::Snapshot& snapshot);
 
   // The current view; never null (an empty view before the first apply).
@@ -164,9 +198,20 @@ class TargetTable {
   bool systemd_enabled() const noexcept { return systemd_enabled_.load(std::memory_order_acquire); }
 
  private:
-  std::mutex apply_mu_;  // serialises apply(); guards the members below it
-  ProcsReader reader_;
-  std::vector<pid_t> scratch_;
+  // The steps of apply(), in order. Each returns an error only for memory
+  // or a limit; nothing is published until commit().
+  netipc::Result<std::shared_ptr<TargetView>> start_view(const netipc::Snapshot& snapshot,
+                                                         const TargetView& prev,
+                                                         uint64_t pass) const;
+  netipc::Status match(const netipc::Snapshot& snapshot, const ProcsBatch& batch,
+                       const TargetView& prev, TargetView* next, ApplyStats* stats,
+                       uint64_t* next_id) const;
+  static netipc::Status collect_removed(const TargetView& prev, size_t kept, TargetView* next,
+                                        ApplyStats* stats);
+  void commit(std::shared_ptr<TargetView> next, const ApplyStats& stats, uint64_t next_id,
+              bool empty_snapshot) noexcept;
+
+  std::mutex apply_mu_;  // serialises matching and commits; guards the members below it
   uint64_t next_id_ = 1;
   uint64_t pass_ = 0;
   bool force_send_ = false;

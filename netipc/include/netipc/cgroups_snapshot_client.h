@@ -121,6 +121,9 @@ class CgroupsSnapshotClient {
   // Drops the session (also out of AUTH_FAILED / INCOMPATIBLE). The layout
   // choice and learned sizes are kept.
   void reset() { client_.reset(); }
+  // Client::release_receive_buffer(): the last fetched payload (and views
+  // decoded from it) become invalid.
+  void release_receive_buffer(size_t keep_bytes) { client_.release_receive_buffer(keep_bytes); }
 
  private:
   CgroupsSnapshotClient(Client client, uint16_t layout);

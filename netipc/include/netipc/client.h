@@ -102,6 +102,11 @@ class Client {
   // after an attach failure), the counters and the abort flag are kept.
   void reset();
 
+  // Frees the session's receive buffer if it holds more than `keep_bytes`
+  // (UdsConnection::release_receive_buffer); the last response's payload
+  // is invalid afterwards. Owning thread, between calls.
+  void release_receive_buffer(size_t keep_bytes);
+
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);

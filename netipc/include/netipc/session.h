@@ -63,6 +63,9 @@ class ClientSession {
   // receive; over SHM (read in place in the server's area) only until the
   // next send_request().
   Result<Message> receive_response(int64_t deadline_ns = 0, int abort_fd = -1);
+  // UdsConnection::release_receive_buffer() of the session's socket (an SHM
+  // session receives in place and holds no buffer of its own).
+  void release_receive_buffer(size_t keep_bytes) { conn_.release_receive_buffer(keep_bytes); }
 
   struct ShmState;
 

@@ -23,6 +23,11 @@
 //   wrong token / incompatible    previous kept; AUTH_FAILED / INCOMPATIBLE are sticky
 //                                 until reset_connection()
 //
+// Memory between refreshes: the snapshot, and the client's receive buffer
+// only if the last response fit in 1 MiB (a larger one is freed after the
+// build and allocated again by the next refresh; the decode views are freed
+// after every build).
+//
 // Threading and lifetime:
 //  - refresh(), reset_connection() and close() are serialised by an internal
 //    mutex: call them from one thread at a time (a second caller waits).

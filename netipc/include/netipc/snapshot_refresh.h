@@ -46,6 +46,11 @@ Result<std::shared_ptr<const Snapshot>> build_snapshot(const codec::CgroupsSnaps
                                                        size_t payload_bytes,
                                                        uint64_t max_bytes) noexcept;
 
+// A refresh frees the client's receive buffer after a response larger than
+// this (a 10 MB buffer idle between refreshes 30 s apart costs more than
+// allocating it again); smaller responses keep it and allocate nothing.
+inline constexpr size_t kKeepReceiveBufferBytes = size_t{1} << 20;
+
 // Records a failed attempt in the store (the current snapshot is kept) and
 // fills outcome->consecutive_failures. Logs a warning on the 1st, 11th,
 // 21st... consecutive failure (ebpf.plugin's cadence), naming `service`.

@@ -72,6 +72,14 @@ class UdsConnection {
   // kLimitExceeded it names the offending request.
   const wire::Header& last_header() const { return rx_header_; }
 
+  // Frees the receive buffer when it holds more than `keep_bytes` and no
+  // message is half received; the next receive allocates it again. The
+  // last received payload is invalid afterwards. For clients that receive
+  // a large message rarely (a snapshot every 30 s) and should not hold its
+  // size in between.
+  void release_receive_buffer(size_t keep_bytes);
+  size_t receive_buffer_bytes() const noexcept { return rx_buf_.capacity(); }
+
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
   Result<bool> send_one_packet();

@@ -214,6 +214,10 @@ bool AsyncClient::call_in_flight() const {
   return impl_->busy;
 }
 
+void AsyncClient::release_receive_buffer(size_t keep_bytes) {
+  if (!impl_->busy && impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
+}
+
 void AsyncClient::abort() {
   Impl& d = *impl_;
   d.aborted = true;

@@ -110,6 +110,9 @@ void Refresher::Impl::on_call(Result<ByteSpan> reply) {
     payload.assign(reply->data, reply->data + reply->size);
     outcome.payload_bytes = reply->size;
     have_payload = true;
+    // A large response's buffer is not kept next to its copy and the
+    // snapshot built from it (kKeepReceiveBufferBytes).
+    client->release_receive_buffer(kKeepReceiveBufferBytes);
   }
   queue_work();
 }

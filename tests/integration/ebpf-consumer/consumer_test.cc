@@ -10,12 +10,21 @@
 // empty snapshot.
 #include "ebpf_consumer/consumer.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache_test_util.h"
@@ -244,6 +253,99 @@ TEST(EbpfConsumer, AttachedToALoopRebuildsTheTableOnEveryRefresh) {
   EXPECT_TRUE(c->refresh().ok());
   cgroup_tree::kill_and_reap(a1);
   cgroup_tree::kill_and_reap(a2);
+}
+
+// The table rebuild of an attached consumer reads cgroup.procs off the
+// loop's thread. Here the only item's "cgroup.procs" is a FIFO: the
+// rebuild's open() waits until a writer comes, and the only writer with
+// the PIDs is a timer on the consumer's own loop. The target can only get
+// those PIDs if the loop kept running timers while the rebuild was reading.
+// (Were the rebuild on the loop, nothing would ever write: a watchdog
+// thread then opens the FIFO empty, so the test fails instead of hanging.)
+TEST(EbpfConsumer, AttachedRebuildReadsOffTheLoopWhichKeepsRunningTimers) {
+  test::TempDir dir;
+  const std::string service = test::unique_service("consfifo");
+  const std::string fifo = dir.path() + "/cgroup.procs";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << errno;
+  auto p = TestProvider::start(dir.path(), service, 10);
+  ASSERT_TRUE(p);
+  CgroupItem it;
+  it.name = "cgroup_fifo";
+  it.hash = fnv1a32(it.name);
+  it.enabled = 1;
+  it.path = fifo;
+  p->publish({it}, 1);
+  auto c = make_consumer(dir, service);
+  ASSERT_TRUE(c);
+
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  struct Writer {
+    uv_timer_t timer;
+    std::string path;
+    int writes = 0;
+  } writer;
+  writer.path = fifo;
+  uv_timer_init(&loop, &writer.timer);
+  writer.timer.data = &writer;
+  // Opening a FIFO for writing without blocking fails (ENXIO) until a
+  // reader has it open: the timer keeps trying until the rebuild does.
+  uv_timer_start(
+      &writer.timer,
+      [](uv_timer_t* t) {
+        auto* w = static_cast<Writer*>(t->data);
+        const int fd = ::open(w->path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return;
+        const char pids[] = "4242\n4243\n";
+        if (::write(fd, pids, sizeof pids - 1) == static_cast<ssize_t>(sizeof pids - 1)) {
+          ++w->writes;
+        }
+        ::close(fd);
+        uv_timer_stop(t);
+      },
+      1, 1);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::atomic<bool> watchdog_fired{false};
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (cv.wait_for(lock, std::chrono::seconds(20), [&] { return finished; })) return;
+    watchdog_fired = true;
+    while (!finished) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) ::close(fd);  // EOF for the reader: no PIDs
+      cv.wait_for(lock, std::chrono::milliseconds(10), [&] { return finished; });
+    }
+  });
+
+  std::vector<ConsumerRefresh> seen;
+  ASSERT_TRUE(c->attach(&loop, 60000, [&](const ConsumerRefresh& r) { seen.push_back(r); }).ok());
+  while (seen.empty() && uv_run(&loop, UV_RUN_ONCE) != 0) {
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+
+  EXPECT_FALSE(watchdog_fired.load());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].applied);
+  EXPECT_EQ(seen[0].apply.files_read, 1u);
+  EXPECT_EQ(writer.writes, 1);
+  const Target* t = find(*c, "cgroup_fifo");
+  ASSERT_NE(t, nullptr);
+  EXPECT_THAT(std::vector<pid_t>(t->pids.begin(), t->pids.end()), ElementsAre(4242, 4243));
+
+  bool detached = false;
+  ASSERT_TRUE(c->detach([&] { detached = true; }).ok());
+  uv_close(reinterpret_cast<uv_handle_t*>(&writer.timer), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_TRUE(detached);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 TEST(EbpfConsumer, DestroyedFromInsideItsLoopCallback) {

@@ -164,5 +164,29 @@ TEST(UdsChunkReceive, NextMessageAfterACompleteOneIsReadFresh) {
   EXPECT_EQ(b->payload.size, 4u);
 }
 
+TEST(UdsChunkReceive, ReleasedReceiveBufferIsFreedAndTheNextMessageStillArrives) {
+  Forged f;
+  auto send_message = [&](uint64_t id) {
+    send_packet(f.raw(), first_packet(id, kL, kB));
+    for (uint32_t k = 1; k <= 3; ++k)
+      send_packet(f.raw(), chunk_packet(id, kTotal, k, 5, kB, kB));
+    send_packet(f.raw(), chunk_packet(id, kTotal, 4, 5, 104, 104));
+  };
+  send_message(1);
+  ASSERT_TRUE(f.receive().ok());
+  EXPECT_GE(f.rx.receive_buffer_bytes(), kL);
+  f.rx.release_receive_buffer(2 * kL);  // small enough to keep
+  EXPECT_GE(f.rx.receive_buffer_bytes(), kL);
+  f.rx.release_receive_buffer(kL / 2);
+  EXPECT_EQ(f.rx.receive_buffer_bytes(), 0u);
+  send_message(2);
+  auto m = f.receive();
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->header.message_id, 2u);
+  EXPECT_EQ(m->payload.size, kL);
+  EXPECT_EQ(m->payload.data[0], 0xA5);
+  EXPECT_EQ(m->payload.data[kL - 1], 0x5A);
+}
+
 }  // namespace
 }  // namespace netipc

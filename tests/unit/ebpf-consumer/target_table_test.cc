@@ -530,6 +530,44 @@ TEST(ProcsReader, ReadsLargeFilesSortedAndUnique) {
   EXPECT_EQ(reader.invalid_tokens(), 0u);
 }
 
+TEST(ProcsReader, AppendSortsOnlyWhatItAddsAndLeavesThePidsAsTheyWereOnError) {
+  test::TempDir dir;
+  const std::string path = dir.file("cgroup.procs");
+  {
+    std::ofstream f(path);
+    f << "30\n10\n20\n10\n";
+  }
+  ProcsReader reader;
+  std::vector<pid_t> pids = {99, 5};
+  ASSERT_TRUE(reader.append(path, &pids).ok());
+  EXPECT_EQ(pids, (std::vector<pid_t>{99, 5, 10, 20, 30}));
+  EXPECT_EQ(reader.append(dir.file("gone/cgroup.procs"), &pids).code(), Errc::kNotFound);
+  EXPECT_EQ(pids, (std::vector<pid_t>{99, 5, 10, 20, 30}));
+}
+
+// Files around one page: a first read() shorter than a page minus the
+// longest record ends the file; a longer one is followed by more reads.
+TEST(ProcsReader, ReadsFilesJustUnderAndOverAPageWhole) {
+  test::TempDir dir;
+  for (const size_t bytes : {size_t{4084}, size_t{4096}, size_t{4200}, size_t{9000}}) {
+    const std::string path = dir.file("procs" + std::to_string(bytes));
+    std::vector<pid_t> want;
+    {
+      std::ofstream f(path);
+      size_t written = 0;
+      for (pid_t pid = 100000; written + 7 <= bytes; ++pid) {
+        f << pid << "\n";  // 7 bytes a record
+        written += 7;
+        want.push_back(pid);
+      }
+    }
+    ProcsReader reader;
+    std::vector<pid_t> pids;
+    ASSERT_TRUE(reader.read(path, &pids).ok());
+    EXPECT_EQ(pids, want) << bytes;
+  }
+}
+
 TEST(ProcsReader, ReportsVanishedFilesAsNotFoundAndOtherFailuresAsSystem) {
   test::TempDir dir;
   ProcsReader reader;

@@ -106,6 +106,8 @@ class AsyncCgroupsSnapshotClient {
 
   // As uv::AsyncClient: fails a fetch in flight with kAborted; sticky
   // until clear_abort().
+  // AsyncClient::release_receive_buffer(): the last payload is invalid after.
+  void release_receive_buffer(size_t keep_bytes) { client_->release_receive_buffer(keep_bytes); }
   void abort() { client_->abort(); }
   void clear_abort() { client_->clear_abort(); }
   void close(CloseCallback closed) { client_->close(std::move(closed)); }

@@ -81,6 +81,12 @@ class AsyncClient {
   // states). kNotReady while a call is in flight or after close().
   Status reset();
 
+  // Frees the session's receive buffer when it holds more than
+  // `keep_bytes` (UdsConnection::release_receive_buffer); the last
+  // response's payload is invalid afterwards. Nothing while a call is in
+  // flight.
+  void release_receive_buffer(size_t keep_bytes);
+
   // Closes the handles; see the callback contract above. A second close()
   // is ignored (its callback never runs).
   void close(CloseCallback closed);
