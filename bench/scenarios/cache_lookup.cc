@@ -300,13 +300,69 @@ RunResult run_reference(RefStore& store, const QueryStream& qs, double seconds,
   return r;
 }
 
+// Resident memory around building one size's two indexes, in kB, and the
+// bytes the cache says it holds.
+struct Footprint {
+  long before = 0;     // neither index built
+  long ours = 0;       // after the cache's snapshot
+  long items = 0;      // after the reference's input items
+  long reference = 0;  // after the reference index
+  size_t cache_bytes = 0;
+};
+
+// One size, one query stream, with or without a concurrent writer: ours
+// against the reference, reported as one line; false when a lookup count
+// is wrong.
+bool compare_and_report(const Options& opts, int rep, size_t n, bool hit, bool concurrent,
+                        const Footprint& mem, const RunResult& ours, const RunResult& theirs,
+                        double cpu_pct) {
+  const uint64_t want = hit ? ours.lookups : 0;
+  const uint64_t want_ref = hit ? theirs.lookups : 0;
+  const bool wrong = ours.found != want || theirs.found != want_ref || ours.throughput <= 0 ||
+                     theirs.throughput <= 0;
+  if (wrong) {
+    std::fprintf(stderr, "cache-lookup: wrong results (ours %llu/%llu, ref %llu/%llu)\n",
+                 static_cast<unsigned long long>(ours.found), static_cast<unsigned long long>(want),
+                 static_cast<unsigned long long>(theirs.found),
+                 static_cast<unsigned long long>(want_ref));
+  }
+  JsonLine()
+      .str("scenario", "cache-lookup")
+      .integer("items", static_cast<int64_t>(n))
+      .str("mode", hit ? "hit" : "miss")
+      .integer("concurrent_refresh", concurrent ? 1 : 0)
+      .num("throughput", ours.throughput)
+      .num("reference_throughput", theirs.throughput)
+      .num("ratio", ours.throughput / theirs.throughput)
+      .num("p50_us", ours.p50)
+      .num("p95_us", ours.p95)
+      .num("p99_us", ours.p99)
+      .num("reference_p50_us", theirs.p50)
+      .num("reference_p95_us", theirs.p95)
+      .num("reference_p99_us", theirs.p99)
+      .str("latency", "per batch of 256 lookups")
+      .num("client_cpu_pct", cpu_pct)
+      .num("server_cpu_pct", 0)
+      .integer("client_rss_kb", mem.ours)
+      .integer("cache_bytes", static_cast<int64_t>(mem.cache_bytes))
+      .integer("cache_rss_delta_kb", mem.ours - mem.before)
+      .integer("reference_rss_delta_kb", mem.reference - mem.items)
+      .num("publishes_per_s", ours.publishes_per_s)
+      .num("reference_publishes_per_s", theirs.publishes_per_s)
+      .num("seconds", opts.seconds)
+      .integer("repetition", rep)
+      .print();
+  return !wrong;
+}
+
 int run_cache_lookup(const Options& opts) {
   std::vector<size_t> sizes = {16, 100000};
   if (opts.items != 0) sizes = {static_cast<size_t>(opts.items)};
   int rc = 0;
   for (int rep = 0; rep < opts.repetitions; ++rep) {
     for (size_t n : sizes) {
-      const long rss_before = vm_rss_kb();
+      Footprint mem;
+      mem.before = vm_rss_kb();
       SnapshotStore store;
       {
         auto snap = build_ours_generated(n, 1);
@@ -315,13 +371,13 @@ int run_cache_lookup(const Options& opts) {
           return 1;
         }
       }
-      const long rss_ours = vm_rss_kb();  // the cache is what grew
-      const size_t cache_bytes = store.acquire()->memory_bytes();
+      mem.ours = vm_rss_kb();  // the cache is what grew
+      mem.cache_bytes = store.acquire()->memory_bytes();
       const std::vector<CgroupItem> items = make_items(n);
-      const long rss_items = vm_rss_kb();
+      mem.items = vm_rss_kb();
       RefStore ref;
       ref.index = std::make_unique<RefIndex>(items);
-      const long rss_ref = vm_rss_kb();
+      mem.reference = vm_rss_kb();
       const size_t query_count = n <= 16 ? 4096 : (size_t{1} << 18);
       for (bool hit : {true, false}) {
         // query_count is a multiple of kBatch: a batch never wraps.
@@ -334,43 +390,9 @@ int run_cache_lookup(const Options& opts) {
           const double cpu_pct =
               100.0 * (process_cpu_seconds() - cpu0) / (static_cast<double>(now_ns() - w0) / 1e9);
           RunResult theirs = run_reference(ref, queries, opts.seconds, src);
-          const uint64_t want = hit ? ours.lookups : 0;
-          const uint64_t want_ref = hit ? theirs.lookups : 0;
-          if (ours.found != want || theirs.found != want_ref || ours.throughput <= 0 ||
-              theirs.throughput <= 0) {
-            std::fprintf(stderr, "cache-lookup: wrong results (ours %llu/%llu, ref %llu/%llu)\n",
-                         static_cast<unsigned long long>(ours.found),
-                         static_cast<unsigned long long>(want),
-                         static_cast<unsigned long long>(theirs.found),
-                         static_cast<unsigned long long>(want_ref));
+          if (!compare_and_report(opts, rep, n, hit, concurrent, mem, ours, theirs, cpu_pct)) {
             rc = 1;
           }
-          JsonLine()
-              .str("scenario", "cache-lookup")
-              .integer("items", static_cast<int64_t>(n))
-              .str("mode", hit ? "hit" : "miss")
-              .integer("concurrent_refresh", concurrent ? 1 : 0)
-              .num("throughput", ours.throughput)
-              .num("reference_throughput", theirs.throughput)
-              .num("ratio", ours.throughput / theirs.throughput)
-              .num("p50_us", ours.p50)
-              .num("p95_us", ours.p95)
-              .num("p99_us", ours.p99)
-              .num("reference_p50_us", theirs.p50)
-              .num("reference_p95_us", theirs.p95)
-              .num("reference_p99_us", theirs.p99)
-              .str("latency", "per batch of 256 lookups")
-              .num("client_cpu_pct", cpu_pct)
-              .num("server_cpu_pct", 0)
-              .integer("client_rss_kb", rss_ours)
-              .integer("cache_bytes", static_cast<int64_t>(cache_bytes))
-              .integer("cache_rss_delta_kb", rss_ours - rss_before)
-              .integer("reference_rss_delta_kb", rss_ref - rss_items)
-              .num("publishes_per_s", ours.publishes_per_s)
-              .num("reference_publishes_per_s", theirs.publishes_per_s)
-              .num("seconds", opts.seconds)
-              .integer("repetition", rep)
-              .print();
         }
       }
     }

@@ -36,7 +36,6 @@
 // iteration (the gap minus the time the loop waited for a core).
 #include <fcntl.h>
 #include <malloc.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -50,98 +49,19 @@
 #include <vector>
 
 #include "bench_common.h"
-#include "cgroups_provider/publisher.h"
 #include "ebpf_consumer/consumer.h"
 #include "netipc/snapshot_cache_client.h"
-#include "netipc/uv/server.h"
 #include "netipc/wire.h"
 #include "pair.h"
+#include "refresh_provider.h"
 
 namespace netipc::bench {
 namespace {
 
-std::string procs_path(const std::string& dir, size_t i) {
-  return dir + "/" + std::to_string(i) + ".procs";
-}
-
-// The cgroup.procs stand-ins live on tmpfs when there is one (/dev/shm),
-// like cgroupfs, a memory file system: the apply phase then measures the
-// consumer, not a disk file system's open path.
-std::string make_procs_dir(const std::string& run_dir) {
-  char tmpl[] = "/dev/shm/netipc-bench-procs-XXXXXX";
-  if (::mkdtemp(tmpl) != nullptr) return tmpl;
-  const std::string d = run_dir + "/procs";
-  ::mkdir(d.c_str(), 0755);
-  return d;
-}
-
-std::vector<CgroupItem> make_items(const std::string& dir, size_t n) {
-  std::vector<CgroupItem> items(n);
-  char buf[128];
-  for (size_t i = 0; i < n; ++i) {
-    CgroupItem& it = items[i];
-    std::snprintf(buf, sizeof buf, "cgroup_k8s_ns%02zu_pod_%08zx_c%zu", i % 64, i * 2654435761u,
-                  i % 3);
-    it.name = buf;
-    it.path = procs_path(dir, i);
-    it.hash = fnv1a32(it.name);
-    it.options = (i % 5 == 0) ? kCgroupOptSystemdService : kCgroupOptIsUnified;
-    it.enabled = 1;
-    it.cgroup_id = 4096 + i;
-  }
-  return items;
-}
-
-// One small cgroup.procs per item: 1-4 PIDs.
-bool write_procs(const std::string& dir, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    std::ofstream f(procs_path(dir, i));
-    for (size_t k = 0; k <= i % 4; ++k)
-      f << (1000 + i * 4 + k) << "\n";
-    if (!f) return false;
-  }
-  return true;
-}
-
-int serve_child(const std::string& dir, const std::string& procs, size_t n, int ready) {
-  cgroups_provider::SnapshotPublisher publisher;
-  if (!publisher.publish(std::make_shared<const std::vector<CgroupItem>>(make_items(procs, n)))
-           .ok()) {
-    return 1;
-  }
-  malloc_trim(0);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  uv::ServerConfig cfg;
-  cfg.run_dir = dir;
-  cfg.service = "cgroups-snapshot";
-  cfg.method = static_cast<uint16_t>(wire::Method::kCgroupsSnapshot);
-  auto server = uv::Server::create(&loop, cfg, publisher.handler());
-  if (!server.ok()) {
-    std::fprintf(stderr, "bench server: %s\n", server.error().message().c_str());
-    return 1;
-  }
-  uv::Server* srv = server->get();
-  publisher.set_size_listener([srv](uint64_t bytes) { srv->announce_response_size(bytes); });
-  srv->announce_response_size(
-      std::max(publisher.current()->layout1->size(), publisher.current()->layout2->size()));
-  uv_signal_t sig;
-  uv_signal_init(&loop, &sig);
-  sig.data = srv;
-  uv_signal_start_oneshot(
-      &sig,
-      [](uv_signal_t* h, int) {
-        static_cast<uv::Server*>(h->data)->stop(100, [] {});
-        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-      },
-      SIGTERM);
-  char c = 1;
-  if (write(ready, &c, 1) != 1) return 1;
-  uv_run(&loop, UV_RUN_DEFAULT);
-  publisher.set_size_listener(nullptr);
-  server->reset();
-  return uv_loop_close(&loop) == 0 ? 0 : 1;
-}
+using refresh_provider::make_procs_dir;
+using refresh_provider::procs_path;
+using refresh_provider::serve_child;
+using refresh_provider::write_procs;
 
 long vm_rss_kb() {
   std::ifstream f("/proc/self/status");
@@ -315,6 +235,122 @@ LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double se
   return out;
 }
 
+// Memory of the client process (kB of VmRSS) and of its structures (bytes).
+struct ClientMemory {
+  long base_rss = 0;  // before any cache or consumer
+  long cache_rss = 0, cache_rss_trimmed = 0;
+  size_t cache_bytes = 0;
+  long consumer_rss = 0, consumer_rss_trimmed = 0;
+  size_t table_bytes = 0, table_index_bytes = 0;
+};
+
+struct RefreshTimes {
+  LatencyRecorder lat{1 << 12};
+  std::vector<int64_t> call, build, apply;
+  uint64_t refreshes = 0;
+  double floor_ms = 0;  // procs_floor_ms
+};
+
+// Refreshes back to back for `seconds` (at least 5), each one checked; `r`
+// is left holding the last one.
+bool time_refreshes(ebpf::Consumer& c, size_t n, bool files, double seconds,
+                    ebpf::ConsumerRefresh* r, RefreshTimes* t) {
+  bool ok = true;
+  const uint64_t end = now_ns() + static_cast<uint64_t>(seconds * 1e9);
+  while (ok && (now_ns() < end || t->refreshes < 5)) {
+    const uint64_t t0 = now_ns();
+    ok = c.refresh(0, r).ok() && r->applied && r->apply.targets == n &&
+         (!files || r->apply.files_read == n);
+    t->lat.add(now_ns() - t0);
+    t->call.push_back(r->refresh.call_ns);
+    t->build.push_back(r->refresh.build_ns);
+    t->apply.push_back(r->apply.duration_ns);
+    ++t->refreshes;
+  }
+  return ok;
+}
+
+void add_refresh_fields(RunResult* res, uint16_t layout, size_t n, bool files,
+                        const RefreshTimes& t, double first_ms, uint64_t payload,
+                        const ebpf::ConsumerRefresh& last, const ClientMemory& mem) {
+  const double copy_us = memcpy_us(payload);
+  res->extra.integer("items", static_cast<int64_t>(n))
+      .integer("layout", layout)
+      .str("transport", "uds")
+      .str("procs", files ? "files" : "missing")
+      .str("latency_is", "request sent to target table published (one refresh, wall clock)")
+      .integer("refreshes", static_cast<int64_t>(t.refreshes))
+      .num("call_p50_ms", median_ms(t.call))
+      .num("build_p50_ms", median_ms(t.build))
+      .num("apply_p50_ms", median_ms(t.apply))
+      .num("procs_floor_ms", t.floor_ms)
+      .num("apply_over_floor", t.floor_ms > 0 ? median_ms(t.apply) / t.floor_ms : 0)
+      .num("first_refresh_ms", first_ms)
+      .integer("response_payload_bytes", static_cast<int64_t>(payload))
+      .integer("targets", static_cast<int64_t>(last.apply.targets))
+      .integer("pids", static_cast<int64_t>(last.apply.pids))
+      .integer("base_rss_kb", mem.base_rss)
+      .integer("cache_rss_kb", mem.cache_rss)
+      .integer("cache_rss_trimmed_kb", mem.cache_rss_trimmed)
+      .integer("cache_bytes", static_cast<int64_t>(mem.cache_bytes))
+      .integer("consumer_rss_kb", mem.consumer_rss)
+      .integer("consumer_rss_trimmed_kb", mem.consumer_rss_trimmed)
+      .integer("table_bytes", static_cast<int64_t>(mem.table_bytes))
+      .integer("table_index_bytes", static_cast<int64_t>(mem.table_index_bytes))
+      .num("memcpy_us", copy_us)
+      .num("p50_over_memcpy", copy_us > 0 ? res->p50_us / copy_us : 0);
+}
+
+// The consumer refreshing on the caller's thread: the first refresh (timed
+// apart), then back to back for --seconds, and the memory it then holds.
+// The consumer's session is closed on return.
+bool measure_consumer(const Options& o, const std::string& dir, const std::string& procs_dir,
+                      size_t n, uint16_t layout, bool files, ChildProcess* child,
+                      ClientMemory* mem, RunResult* res) {
+  ebpf::ConsumerConfig cfg;
+  cfg.run_dir = dir;
+  cfg.call_timeout_ms = 30000;
+  cfg.layout = layout;
+  auto consumer = ebpf::Consumer::create(cfg);
+  if (!consumer.ok()) return false;
+  ebpf::Consumer& c = **consumer;
+  ebpf::ConsumerRefresh r;
+  const uint64_t f0 = now_ns();
+  if (!c.refresh(0, &r).ok() || !r.applied || r.apply.targets != n) {
+    std::fprintf(stderr, "netipc-bench: first consumer refresh failed: %s\n",
+                 r.refresh.error.message().c_str());
+    return false;
+  }
+  const double first_ms = static_cast<double>(now_ns() - f0) / 1e6;
+  const uint64_t payload = r.refresh.payload_bytes;
+
+  RefreshTimes t;
+  if (files) t.floor_ms = procs_floor_ms(procs_dir, n);
+  Window w(child);
+  const bool ok = time_refreshes(c, n, files, o.seconds, &r, &t);
+  res->scenario = "consumer-refresh";
+  res->unit = "refreshes";
+  w.finish(res, t.refreshes);
+  mem->consumer_rss = vm_rss_kb();
+  malloc_trim(0);
+  mem->consumer_rss_trimmed = vm_rss_kb();
+  {
+    const std::shared_ptr<const ebpf::TargetView> table = c.view();
+    mem->table_index_bytes = table->index_bytes();
+    mem->table_bytes = mem->table_index_bytes + table->target_bytes();
+  }
+  if (!ok || c.client_status().connect_count != 1 || c.client_status().reconnect_count != 0) {
+    std::fprintf(stderr, "netipc-bench: a refresh failed or reconnected (%s)\n",
+                 r.refresh.error.message().c_str());
+    return false;
+  }
+  res->p50_us = t.lat.percentile_us(0.50);
+  res->p95_us = t.lat.percentile_us(0.95);
+  res->p99_us = t.lat.percentile_us(0.99);
+  add_refresh_fields(res, c.layout(), n, files, t, first_ms, payload, r, *mem);
+  return true;
+}
+
 int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   const std::string dir = make_run_dir(o);
   const std::string procs = make_procs_dir(dir);
@@ -332,101 +368,17 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
   }
   pin_to_cpu(client_cpu());
   malloc_trim(0);
-  const long rss0 = vm_rss_kb();
-  long cache_raw = 0, cache_trimmed = 0;
-  size_t cache_bytes = 0;
-  if (!measure_cache_rss(dir, layout, &cache_raw, &cache_trimmed, &cache_bytes)) {
+  ClientMemory mem;
+  mem.base_rss = vm_rss_kb();
+  if (!measure_cache_rss(dir, layout, &mem.cache_rss, &mem.cache_rss_trimmed, &mem.cache_bytes)) {
     std::fprintf(stderr, "netipc-bench: cache refresh failed\n");
     return 1;
   }
   malloc_trim(0);
 
-  ebpf::ConsumerConfig cfg;
-  cfg.run_dir = dir;
-  cfg.call_timeout_ms = 30000;
-  cfg.layout = layout;
-  auto consumer = ebpf::Consumer::create(cfg);
-  if (!consumer.ok()) return 1;
-  ebpf::Consumer& c = **consumer;
-  ebpf::ConsumerRefresh r;
-  const uint64_t f0 = now_ns();
-  if (!c.refresh(0, &r).ok() || !r.applied || r.apply.targets != n) {
-    std::fprintf(stderr, "netipc-bench: first consumer refresh failed: %s\n",
-                 r.refresh.error.message().c_str());
-    return 1;
-  }
-  const double first_ms = static_cast<double>(now_ns() - f0) / 1e6;
-  const uint64_t payload = r.refresh.payload_bytes;
-
-  const double floor_ms = files ? procs_floor_ms(procs, n) : 0;
-
-  LatencyRecorder lat(1 << 12);
-  std::vector<int64_t> call, build, apply;
-  uint64_t refreshes = 0;
-  bool ok = true;
-  Window w(&child);
-  const uint64_t start = now_ns();
-  const uint64_t end = start + static_cast<uint64_t>(o.seconds * 1e9);
-  while (ok && (now_ns() < end || refreshes < 5)) {
-    const uint64_t t0 = now_ns();
-    ok = c.refresh(0, &r).ok() && r.applied && r.apply.targets == n &&
-         (!files || r.apply.files_read == n);
-    lat.add(now_ns() - t0);
-    call.push_back(r.refresh.call_ns);
-    build.push_back(r.refresh.build_ns);
-    apply.push_back(r.apply.duration_ns);
-    ++refreshes;
-  }
   RunResult res;
-  res.scenario = "consumer-refresh";
-  res.unit = "refreshes";
-  w.finish(&res, refreshes);
-  const long rss_raw = vm_rss_kb();
-  malloc_trim(0);
-  const long rss_trimmed = vm_rss_kb();
-  size_t table_index = 0, table_bytes = 0;
-  {
-    const std::shared_ptr<const ebpf::TargetView> table = c.view();
-    table_index = table->index_bytes();
-    table_bytes = table_index + table->target_bytes();
-  }
-  if (!ok || c.client_status().connect_count != 1 || c.client_status().reconnect_count != 0) {
-    std::fprintf(stderr, "netipc-bench: a refresh failed or reconnected (%s)\n",
-                 r.refresh.error.message().c_str());
-    return 1;
-  }
-  res.p50_us = lat.percentile_us(0.50);
-  res.p95_us = lat.percentile_us(0.95);
-  res.p99_us = lat.percentile_us(0.99);
-  const double copy_us = memcpy_us(payload);
-  res.extra.integer("items", static_cast<int64_t>(n))
-      .integer("layout", c.layout())
-      .str("transport", "uds")
-      .str("procs", files ? "files" : "missing")
-      .str("latency_is", "request sent to target table published (one refresh, wall clock)")
-      .integer("refreshes", static_cast<int64_t>(refreshes))
-      .num("call_p50_ms", median_ms(call))
-      .num("build_p50_ms", median_ms(build))
-      .num("apply_p50_ms", median_ms(apply))
-      .num("procs_floor_ms", floor_ms)
-      .num("apply_over_floor", floor_ms > 0 ? median_ms(apply) / floor_ms : 0)
-      .num("first_refresh_ms", first_ms)
-      .integer("response_payload_bytes", static_cast<int64_t>(payload))
-      .integer("targets", static_cast<int64_t>(r.apply.targets))
-      .integer("pids", static_cast<int64_t>(r.apply.pids))
-      .integer("base_rss_kb", rss0)
-      .integer("cache_rss_kb", cache_raw)
-      .integer("cache_rss_trimmed_kb", cache_trimmed)
-      .integer("cache_bytes", static_cast<int64_t>(cache_bytes))
-      .integer("consumer_rss_kb", rss_raw)
-      .integer("consumer_rss_trimmed_kb", rss_trimmed)
-      .integer("table_bytes", static_cast<int64_t>(table_bytes))
-      .integer("table_index_bytes", static_cast<int64_t>(table_index))
-      .num("memcpy_us", copy_us)
-      .num("p50_over_memcpy", copy_us > 0 ? res.p50_us / copy_us : 0)
-      .num("procs_setup_s", setup_s)
-      .integer("repetition", rep);
-  consumer = make_error(Errc::kAborted, "done");  // close the session before the server
+  if (!measure_consumer(o, dir, procs, n, layout, files, &child, &mem, &res)) return 1;
+  res.extra.num("procs_setup_s", setup_s).integer("repetition", rep);
   const LoopResult lr = run_loop(dir, layout, n, o.seconds);
   if (!lr.ok) {
     std::fprintf(stderr, "netipc-bench: refreshes on the loop failed\n");

@@ -73,6 +73,59 @@ struct Slot {
   uint32_t count = 1;   // items
 };
 
+// The client side of one run: requests (or batches) go out through slots,
+// and every answer is checked against the values its request carried.
+struct Traffic {
+  Traffic(ClientSession* session, const Shape& shape)
+      : session(session), shape(shape), slots(static_cast<size_t>(shape.depth) * 4) {}
+
+  bool send_one() {
+    const uint32_t n = shape.batch ? 2 + rng() % (kMaxBatch - 1) : 1;
+    Slot& s = slots[next_id % slots.size()];
+    s.first = next_value;
+    s.count = n;
+    if (n == 1) {
+      payload.resize(8);
+      codec::encode_increment(next_value, payload.data());
+    } else {
+      values.resize(n);
+      for (uint32_t i = 0; i < n; ++i)
+        values[i] = next_value + i;
+      (void)codec::encode_increment_batch(values.data(), n, &payload);
+    }
+    next_value += n;
+    s.sent_ns = now_ns();
+    return session->send_request(kMethod, next_id++, ByteSpan(payload), n).ok();
+  }
+
+  bool receive_one() {
+    auto m = session->receive_response(now_ns() + 5000000000ull);
+    if (!m.ok() || m->header.transport_status != 0) return false;
+    const Slot& s = slots[m->header.message_id % slots.size()];
+    bool ok;
+    if (s.count == 1) {
+      auto v = codec::decode_increment(m->payload);
+      ok = v.ok() && *v == s.first + 1;
+    } else {
+      ok = codec::decode_increment_batch(m->payload, m->header.item_count, &replies).ok() &&
+           replies.size() == s.count && replies.back() == s.first + s.count;
+    }
+    lat.add(now_ns() - s.sent_ns);
+    items += s.count;
+    ++requests;
+    return ok;
+  }
+
+  ClientSession* session;
+  const Shape& shape;
+  std::mt19937 rng{42};
+  std::vector<uint8_t> payload;
+  std::vector<uint64_t> values, replies;
+  std::vector<Slot> slots;
+  LatencyRecorder lat;
+  uint64_t next_id = 1, next_value = 0, items = 0, requests = 0;
+};
+
 int run_shape(const Options& o, const Shape& shape) {
   for (int rep = 0; rep < o.repetitions; ++rep) {
     const std::string dir = make_run_dir(o);
@@ -94,74 +147,37 @@ int run_shape(const Options& o, const Shape& shape) {
       std::fprintf(stderr, "netipc-bench: connect: %s\n", session.error().message().c_str());
       return 1;
     }
-    std::mt19937 rng(42);
-    std::vector<uint8_t> payload;
-    std::vector<uint64_t> values, replies;
-    std::vector<Slot> slots(static_cast<size_t>(shape.depth) * 4);
-    LatencyRecorder lat;
-    uint64_t next_id = 1, next_value = 0, items = 0, requests = 0;
-    auto send_one = [&]() -> bool {
-      const uint32_t n = shape.batch ? 2 + rng() % (kMaxBatch - 1) : 1;
-      Slot& s = slots[next_id % slots.size()];
-      s.first = next_value;
-      s.count = n;
-      if (n == 1) {
-        payload.resize(8);
-        codec::encode_increment(next_value, payload.data());
-      } else {
-        values.resize(n);
-        for (uint32_t i = 0; i < n; ++i) values[i] = next_value + i;
-        (void)codec::encode_increment_batch(values.data(), n, &payload);
-      }
-      next_value += n;
-      s.sent_ns = now_ns();
-      return session->send_request(kMethod, next_id++, ByteSpan(payload), n).ok();
-    };
-    auto receive_one = [&]() -> bool {
-      auto m = session->receive_response(now_ns() + 5000000000ull);
-      if (!m.ok() || m->header.transport_status != 0) return false;
-      const Slot& s = slots[m->header.message_id % slots.size()];
-      bool ok;
-      if (s.count == 1) {
-        auto v = codec::decode_increment(m->payload);
-        ok = v.ok() && *v == s.first + 1;
-      } else {
-        ok = codec::decode_increment_batch(m->payload, m->header.item_count, &replies).ok() &&
-             replies.size() == s.count && replies.back() == s.first + s.count;
-      }
-      lat.add(now_ns() - s.sent_ns);
-      items += s.count;
-      ++requests;
-      return ok;
-    };
+    Traffic t(&*session, shape);
     Window w(&child);
     const uint64_t start = now_ns();
     const uint64_t end = start + static_cast<uint64_t>(o.seconds * 1e9);
     bool ok = true;
-    for (int i = 0; i < shape.depth && ok; ++i) ok = send_one();
+    for (int i = 0; i < shape.depth && ok; ++i)
+      ok = t.send_one();
     uint64_t sent = static_cast<uint64_t>(shape.depth);
     while (ok && now_ns() < end) {
-      ok = receive_one();
+      ok = t.receive_one();
       pace(start, sent, o.rate);
-      if (ok) ok = send_one();
+      if (ok) ok = t.send_one();
       ++sent;
     }
     RunResult r;
     r.scenario = shape.name;
     r.unit = shape.batch ? "items" : "requests";
-    w.finish(&r, shape.batch ? items : requests);
-    for (size_t i = 1; ok && i < session->in_flight() + 1;) ok = receive_one();  // drain
+    w.finish(&r, shape.batch ? t.items : t.requests);
+    for (size_t i = 1; ok && i < session->in_flight() + 1;)
+      ok = t.receive_one();  // drain
     if (!ok) {
       std::fprintf(stderr, "netipc-bench: %s: a call failed or answered wrongly\n", shape.name);
       return 1;
     }
-    r.p50_us = lat.percentile_us(0.50);
-    r.p95_us = lat.percentile_us(0.95);
-    r.p99_us = lat.percentile_us(0.99);
+    r.p50_us = t.lat.percentile_us(0.50);
+    r.p95_us = t.lat.percentile_us(0.95);
+    r.p99_us = t.lat.percentile_us(0.99);
     r.extra.integer("depth", shape.depth)
         .str("profile", wire::profile_name(session->profile()))
-        .num("requests_per_s", r.throughput * static_cast<double>(requests) /
-                                   static_cast<double>(items == 0 ? 1 : items));
+        .num("requests_per_s", r.throughput * static_cast<double>(t.requests) /
+                                   static_cast<double>(t.items == 0 ? 1 : t.items));
     session = ClientSession();
     child.stop();
     if (o.run_dir.empty()) remove_tree(dir);
@@ -190,7 +206,9 @@ int run_increment_shape(const Options& o, const std::string& name) {
 NETIPC_BENCH_SCENARIO("uds-ping-pong", "INCREMENT, one request in flight, Unix socket",
                       [](const Options& o) { return run_increment_shape(o, "uds-ping-pong"); });
 NETIPC_BENCH_SCENARIO("uds-batch-ping-pong", "INCREMENT batches of 2..1000 items, Unix socket",
-                      [](const Options& o) { return run_increment_shape(o, "uds-batch-ping-pong"); });
+                      [](const Options& o) {
+                        return run_increment_shape(o, "uds-batch-ping-pong");
+                      });
 NETIPC_BENCH_SCENARIO("uds-pipeline-d16", "INCREMENT, 16 requests in flight, Unix socket",
                       [](const Options& o) { return run_increment_shape(o, "uds-pipeline-d16"); });
 NETIPC_BENCH_SCENARIO("uds-pipeline-batch-d16", "INCREMENT batches, 16 in flight, Unix socket",

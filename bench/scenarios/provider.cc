@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "cgroup_tree.h"
 #include "cgroups_provider/cgroup_root.h"
 #include "cgroups_provider/provider.h"
 #include "cgroups_provider/scanner.h"
@@ -51,130 +52,11 @@ using cgroups_provider::CgroupsProvider;
 using cgroups_provider::ProviderConfig;
 using cgroups_provider::Scanner;
 using cgroups_provider::ScannerConfig;
-
-constexpr const char* kSlices[] = {"system.slice", "machine.slice", "user.slice", "pods.slice"};
-
-enum class Shape { kContainers, kMix };
-
-const char* shape_name(Shape s) {
-  return s == Shape::kMix ? "mix" : "containers";
-}
-
-void touch_at(int at, const std::string& p) {
-  int fd = ::openat(at, p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd >= 0) ::close(fd);
-}
-
-// Relative cgroup directories (parents first) of a production-shaped host
-// with about `n` cgroups: per 31 cgroups, 1 systemd service, 11 docker
-// scopes, 5 kubernetes pods (a pod slice and two containers each: 15) and
-// 4 user slices and sessions, plus the slices above them.
-std::vector<std::string> mix_dirs(size_t n) {
-  std::vector<std::string> d = {"system.slice",
-                                "user.slice",
-                                "kubepods.slice",
-                                "kubepods.slice/kubepods-burstable.slice",
-                                "kubepods.slice/kubepods-besteffort.slice"};
-  char b[320];
-  auto hex64 = [](size_t i, size_t salt) {
-    char h[80];
-    const unsigned long long a = (i + 1) * 0x9E3779B97F4A7C15ull ^ salt;
-    const unsigned long long c = (i + 7) * 0xC2B2AE3D27D4EB4Full ^ (salt << 1);
-    std::snprintf(h, sizeof h, "%016llx%016llx%016llx%016llx", a, c, a ^ c, a * 3 + c);
-    return std::string(h);
-  };
-  for (size_t i = 0; d.size() < n; ++i) {
-    const size_t k = i % 20;  // 20 steps = 31 cgroups
-    if (k == 0) {
-      std::snprintf(b, sizeof b, "system.slice/app-%zu.service", i / 20);
-      d.emplace_back(b);
-    } else if (k <= 5) {
-      d.push_back("system.slice/docker-" + hex64(i, 1) + ".scope");
-    } else if (k <= 9 && k != 7) {
-      // k = 6, 8, 9 here and 16, 17 below: 5 pods per 20 steps.
-      const unsigned long long u = (i + 3) * 0xD6E8FEB86659FD93ull;
-      const char* qos = (k & 1) ? "besteffort" : "burstable";
-      std::snprintf(b, sizeof b,
-                    "kubepods.slice/kubepods-%s.slice/kubepods-%s-pod%08llx_%04llx_%04llx_%04llx_"
-                    "%012llx.slice",
-                    qos, qos, u >> 32, (u >> 16) & 0xffff, u & 0xffff, (u >> 48) & 0xffff,
-                    (u * 7) & 0xffffffffffffull);
-      const std::string pod = b;
-      d.push_back(pod);
-      d.push_back(pod + "/cri-containerd-" + hex64(i, 2) + ".scope");
-      d.push_back(pod + "/cri-containerd-" + hex64(i, 3) + ".scope");
-    } else if (k == 7) {
-      std::snprintf(b, sizeof b, "user.slice/user-%zu.slice", 1000 + i / 20);
-      d.emplace_back(b);
-      std::snprintf(b, sizeof b, "user.slice/user-%zu.slice/session-%zu.scope", 1000 + i / 20,
-                    i / 20 + 1);
-      d.emplace_back(b);
-    } else {
-      // k = 10..19: 6 more docker scopes, 2 more pods, 2 more sessions.
-      if (k <= 15) {
-        d.push_back("system.slice/docker-" + hex64(i, 4) + ".scope");
-      } else if (k <= 17) {
-        const unsigned long long u = (i + 5) * 0xD6E8FEB86659FD93ull;
-        std::snprintf(b, sizeof b,
-                      "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%08llx_%04llx_"
-                      "%04llx_%04llx_%012llx.slice",
-                      u >> 32, (u >> 16) & 0xffff, u & 0xffff, (u >> 48) & 0xffff,
-                      (u * 7) & 0xffffffffffffull);
-        const std::string pod = b;
-        d.push_back(pod);
-        d.push_back(pod + "/cri-containerd-" + hex64(i, 5) + ".scope");
-        d.push_back(pod + "/cri-containerd-" + hex64(i, 6) + ".scope");
-      } else {
-        std::snprintf(b, sizeof b, "user.slice/user-%zu.slice/session-%zu.scope", 1000 + i / 20,
-                      i);
-        d.emplace_back(b);
-      }
-    }
-  }
-  d.resize(n);  // parents come before their children, so a cut keeps the tree whole
-  return d;
-}
-
-// <dir>/sys/fs/cgroup with about `leaves` cgroups; "" on failure.
-// kContainers: four slices of docker-<64 hex>.scope (long names only).
-std::string build_tree(size_t leaves, Shape shape) {
-  char tmpl[] = "/dev/shm/nipc-provXXXXXX";
-  char* d = ::mkdtemp(tmpl);
-  if (d == nullptr) return "";
-  const std::string root = std::string(d) + "/sys/fs/cgroup";
-  if (::mkdir((std::string(d) + "/sys").c_str(), 0755) != 0 ||
-      ::mkdir((std::string(d) + "/sys/fs").c_str(), 0755) != 0 ||
-      ::mkdir(root.c_str(), 0755) != 0) {
-    return "";
-  }
-  touch_at(AT_FDCWD, root + "/cgroup.procs");
-  if (shape == Shape::kMix) {
-    int rfd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rfd < 0) return "";
-    for (const std::string& rel : mix_dirs(leaves)) {
-      if (::mkdirat(rfd, rel.c_str(), 0755) != 0) break;
-      touch_at(rfd, rel + "/cgroup.procs");
-    }
-    ::close(rfd);
-    return root;
-  }
-  for (size_t s = 0; s < std::size(kSlices); ++s) {
-    const std::string slice = root + "/" + kSlices[s];
-    if (::mkdir(slice.c_str(), 0755) != 0) return "";
-    touch_at(AT_FDCWD, slice + "/cgroup.procs");
-    int pfd = ::open(slice.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (pfd < 0) return "";
-    for (size_t i = s; i < leaves; i += std::size(kSlices)) {
-      char name[96];
-      std::snprintf(name, sizeof name, "docker-%064zx.scope",
-                    static_cast<size_t>(i * 0x9E3779B97F4A7C15ull));
-      if (::mkdirat(pfd, name, 0755) != 0) break;
-      touch_at(pfd, std::string(name) + "/cgroup.procs");
-    }
-    ::close(pfd);
-  }
-  return root;
-}
+using cgroup_tree::build_tree;
+using cgroup_tree::kSlices;
+using cgroup_tree::Shape;
+using cgroup_tree::shape_name;
+using cgroup_tree::touch_at;
 
 Result<Scanner> make_scanner(const std::string& root, size_t max_cgroups) {
   auto r = cgroups_provider::resolve_cgroup_root(root);
@@ -313,8 +195,117 @@ class RssProbe {
   pid_t pid_ = -1;
 };
 
+using Clock = std::chrono::steady_clock;
+
+// What one shape measures, in milliseconds unless named otherwise.
+struct ScanTimes {
+  std::vector<double> first_scan, first_publish;  // a fresh scanner each
+  std::vector<double> rescans;                    // unchanged rescans
+  double rescan_wall_s = 0, rescan_cpu_s = 0;
+  std::vector<double> encode;  // publishes of changed sets
+};
+
+// First scans, each with a fresh scanner, and their publish. Leaves the last
+// scanner and item set behind for the steady-state phases.
+bool time_first_scans(const std::string& root, size_t max_cgroups, int reps,
+                      CgroupsProvider& provider, ScanTimes* t, std::unique_ptr<Scanner>* scanner,
+                      CgroupsProvider::Items* items) {
+  for (int r = 0; r < reps; ++r) {
+    auto s = make_scanner(root, max_cgroups);
+    if (!s.ok()) return false;
+    *scanner = std::make_unique<Scanner>(std::move(*s));
+    const auto t0 = Clock::now();
+    auto scan = (*scanner)->scan();
+    const auto t1 = Clock::now();
+    if (!scan.ok()) return false;
+    // A different vector each time: generation changes, full encode.
+    *items = std::make_shared<const std::vector<CgroupItem>>(*scan->items);
+    if (r % 2 == 1) {
+      auto v = std::make_shared<std::vector<CgroupItem>>(**items);
+      if (!v->empty()) v->back().enabled ^= 1;
+      *items = std::move(v);
+    }
+    if (!provider.publish_now(*items).ok()) return false;
+    t->first_scan.push_back(ms_between(t0, t1));
+    t->first_publish.push_back(ms_between(t1, Clock::now()));
+  }
+  return true;
+}
+
+// Unchanged rescans, for `seconds` (at least 5).
+bool time_rescans(Scanner& scanner, double seconds, ScanTimes* t) {
+  const double cpu0 = thread_cpu_seconds();
+  const auto start = Clock::now();
+  while (t->rescans.size() < 5 ||
+         (ms_between(start, Clock::now()) < seconds * 1000 && t->rescans.size() < 100000)) {
+    const auto t0 = Clock::now();
+    auto scan = scanner.scan();
+    if (!scan.ok() || scan->changed) return false;
+    t->rescans.push_back(ms_between(t0, Clock::now()));
+  }
+  t->rescan_wall_s = ms_between(start, Clock::now()) / 1000;
+  t->rescan_cpu_s = thread_cpu_seconds() - cpu0;
+  return true;
+}
+
+// Publishing changed sets (alternating two contents), for half of `seconds`.
+bool time_publishes(CgroupsProvider& provider, const CgroupsProvider::Items& items, double seconds,
+                    ScanTimes* t) {
+  auto other = std::make_shared<std::vector<CgroupItem>>(*items);
+  if (!other->empty()) other->front().enabled ^= 1;
+  CgroupsProvider::Items sets[2] = {items, std::move(other)};
+  const auto pstart = Clock::now();
+  while (t->encode.size() < 3 ||
+         (ms_between(pstart, Clock::now()) < seconds * 500 && t->encode.size() < 10000)) {
+    auto out = provider.publish_now(sets[(t->encode.size() + 1) % 2]);
+    if (!out.ok() || !out->changed) return false;
+    t->encode.push_back(out->encode_ms);
+  }
+  return true;
+}
+
+RunResult scan_result(size_t n, Shape shape, int first_reps, const ScanTimes& t,
+                      const cgroups_provider::EncodedSnapshot& cur, const RssReport& rss) {
+  RunResult res;
+  res.scenario = "provider-scan";
+  res.unit = "scans";
+  double mean_ms = 0;
+  for (double v : t.rescans)
+    mean_ms += v;
+  mean_ms /= static_cast<double>(t.rescans.size());
+  res.throughput = mean_ms > 0 ? 1000.0 / mean_ms : 0;
+  res.p50_us = quantile(t.rescans, 0.50) * 1000;
+  res.p95_us = quantile(t.rescans, 0.95) * 1000;
+  res.p99_us = quantile(t.rescans, 0.99) * 1000;
+  res.client_cpu_pct = t.rescan_wall_s > 0 ? 100.0 * t.rescan_cpu_s / t.rescan_wall_s : 0;
+  res.server_cpu_pct = 0;
+  res.extra.integer("items", static_cast<int64_t>(n))
+      .integer("cgroups", static_cast<int64_t>(cur.item_count))
+      .str("tree", "tmpfs (/dev/shm), v2 shape")
+      .str("shape", shape_name(shape))
+      .num("layout1_bytes_per_item",
+           cur.item_count ? static_cast<double>(cur.layout1->size()) / cur.item_count : 0)
+      .num("layout2_bytes_per_item",
+           cur.item_count ? static_cast<double>(cur.layout2->size()) / cur.item_count : 0)
+      .str("percentiles_of", "unchanged rescan wall time")
+      .integer("rescans", static_cast<int64_t>(t.rescans.size()))
+      .num("first_scan_ms", quantile(t.first_scan, 0.5))
+      .num("first_publish_ms", quantile(t.first_publish, 0.5))
+      .integer("first_reps", first_reps)
+      .num("encode_ms_p50", quantile(t.encode, 0.5))
+      .num("encode_ms_p95", quantile(t.encode, 0.95))
+      .integer("publishes", static_cast<int64_t>(t.encode.size()))
+      .integer("layout1_bytes", static_cast<int64_t>(cur.layout1->size()))
+      .integer("layout2_bytes", static_cast<int64_t>(cur.layout2->size()))
+      .num("rss_mb", rss.steady)
+      .num("rss_baseline_mb", rss.baseline)
+      .num("rss_after_scan_mb", rss.after_scan)
+      .num("items_mb", rss.items_mb)
+      .integer("rss_cgroups", static_cast<int64_t>(rss.items));
+  return res;
+}
+
 int run_shape(const Options& o, Shape shape) {
-  using Clock = std::chrono::steady_clock;
   const size_t n = o.items != 0 ? static_cast<size_t>(o.items) : 10000;
   const size_t max_cgroups = n + 16;
   const int first_reps = std::max(3, o.repetitions);
@@ -343,93 +334,15 @@ int run_shape(const Options& o, Shape shape) {
     std::fprintf(stderr, "provider-scan: %s\n", provider.error().message().c_str());
     return 1;
   }
-  // First scans (a fresh scanner each) and their publish.
-  std::vector<double> first_scan, first_publish;
+  ScanTimes t;
   std::unique_ptr<Scanner> scanner;
   CgroupsProvider::Items items;
-  for (int r = 0; r < first_reps; ++r) {
-    auto s = make_scanner(root, max_cgroups);
-    if (!s.ok()) return 1;
-    scanner = std::make_unique<Scanner>(std::move(*s));
-    const auto t0 = Clock::now();
-    auto scan = scanner->scan();
-    const auto t1 = Clock::now();
-    if (!scan.ok()) return 1;
-    // A different vector each time: generation changes, full encode.
-    items = std::make_shared<const std::vector<CgroupItem>>(*scan->items);
-    if (r % 2 == 1) {
-      auto v = std::make_shared<std::vector<CgroupItem>>(*items);
-      if (!v->empty()) v->back().enabled ^= 1;
-      items = std::move(v);
-    }
-    if (!(*provider)->publish_now(items).ok()) return 1;
-    first_scan.push_back(ms_between(t0, t1));
-    first_publish.push_back(ms_between(t1, Clock::now()));
-  }
-  // Unchanged rescans, for o.seconds (at least 5).
-  std::vector<double> rescans;
-  const double cpu0 = thread_cpu_seconds();
-  const auto start = Clock::now();
-  while (rescans.size() < 5 ||
-         (ms_between(start, Clock::now()) < o.seconds * 1000 && rescans.size() < 100000)) {
-    const auto t0 = Clock::now();
-    auto scan = scanner->scan();
-    if (!scan.ok() || scan->changed) return 1;
-    rescans.push_back(ms_between(t0, Clock::now()));
-  }
-  const double wall_s = ms_between(start, Clock::now()) / 1000;
-  const double cpu_s = thread_cpu_seconds() - cpu0;
-  // Publishing changed sets (alternating two contents).
-  auto other = std::make_shared<std::vector<CgroupItem>>(*items);
-  if (!other->empty()) other->front().enabled ^= 1;
-  CgroupsProvider::Items sets[2] = {items, std::move(other)};
-  std::vector<double> publishes;
-  const auto pstart = Clock::now();
-  while (publishes.size() < 3 ||
-         (ms_between(pstart, Clock::now()) < o.seconds * 500 && publishes.size() < 10000)) {
-    auto out = (*provider)->publish_now(sets[(publishes.size() + 1) % 2]);
-    if (!out.ok() || !out->changed) return 1;
-    publishes.push_back(out->encode_ms);
+  if (!time_first_scans(root, max_cgroups, first_reps, **provider, &t, &scanner, &items) ||
+      !time_rescans(*scanner, o.seconds, &t) || !time_publishes(**provider, items, o.seconds, &t)) {
+    return 1;
   }
   auto cur = (*provider)->current();
-
-  RunResult res;
-  res.scenario = "provider-scan";
-  res.unit = "scans";
-  double mean_ms = 0;
-  for (double v : rescans)
-    mean_ms += v;
-  mean_ms /= static_cast<double>(rescans.size());
-  res.throughput = mean_ms > 0 ? 1000.0 / mean_ms : 0;
-  res.p50_us = quantile(rescans, 0.50) * 1000;
-  res.p95_us = quantile(rescans, 0.95) * 1000;
-  res.p99_us = quantile(rescans, 0.99) * 1000;
-  res.client_cpu_pct = wall_s > 0 ? 100.0 * cpu_s / wall_s : 0;
-  res.server_cpu_pct = 0;
-  res.extra.integer("items", static_cast<int64_t>(n))
-      .integer("cgroups", static_cast<int64_t>(cur->item_count))
-      .str("tree", "tmpfs (/dev/shm), v2 shape")
-      .str("shape", shape_name(shape))
-      .num("layout1_bytes_per_item",
-           cur->item_count ? static_cast<double>(cur->layout1->size()) / cur->item_count : 0)
-      .num("layout2_bytes_per_item",
-           cur->item_count ? static_cast<double>(cur->layout2->size()) / cur->item_count : 0)
-      .str("percentiles_of", "unchanged rescan wall time")
-      .integer("rescans", static_cast<int64_t>(rescans.size()))
-      .num("first_scan_ms", quantile(first_scan, 0.5))
-      .num("first_publish_ms", quantile(first_publish, 0.5))
-      .integer("first_reps", first_reps)
-      .num("encode_ms_p50", quantile(publishes, 0.5))
-      .num("encode_ms_p95", quantile(publishes, 0.95))
-      .integer("publishes", static_cast<int64_t>(publishes.size()))
-      .integer("layout1_bytes", static_cast<int64_t>(cur->layout1->size()))
-      .integer("layout2_bytes", static_cast<int64_t>(cur->layout2->size()))
-      .num("rss_mb", rss.steady)
-      .num("rss_baseline_mb", rss.baseline)
-      .num("rss_after_scan_mb", rss.after_scan)
-      .num("items_mb", rss.items_mb)
-      .integer("rss_cgroups", static_cast<int64_t>(rss.items));
-  report(res);
+  report(scan_result(n, shape, first_reps, t, *cur, rss));
   (*provider)->stop(1000);
   remove_tree(tree_dir);
   if (o.run_dir.empty()) remove_tree(run_dir);

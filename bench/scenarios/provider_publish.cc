@@ -182,44 +182,27 @@ bool fetch_all(CgroupsSnapshotClient* c, size_t n) {
   return got.ok() && (*got)->items.size() == n;
 }
 
-int run_once(const Options& o, size_t n, int changes) {
-  const std::string run_dir = make_run_dir(o);
-  int down[2], up[2];
-  if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) return 1;
-  const pid_t pid = ::fork();
-  if (pid < 0) return 1;
-  if (pid == 0) _exit(child(down[0], up[1], run_dir, n, changes));
-  ::close(down[0]);
-  ::close(up[1]);
-  const int to = down[1], from = up[0];
-  int rc = 1;
-  Report r;
-  do {
-    if (!expect_byte(from, 'R')) break;
-    {
-      auto l1 = client_for(run_dir, 1, wire::kProfileUds);
-      auto l2 = client_for(run_dir, 2, wire::kProfileUds);
-      if (!l1.ok() || !l2.ok() || !fetch_all(&*l1, n) || !fetch_all(&*l2, n)) break;
-    }
-    if (!send_byte(to, 'F') || !expect_byte(from, 'S')) break;
-    auto shm = client_for(run_dir, 2, wire::kProfileUds | wire::kProfileShmHybrid);
-    if (!shm.ok() || !fetch_all(&*shm, n)) break;
-    const bool on_shm = shm->status().client.selected_profile == wire::kProfileShmHybrid;
-    if (!send_byte(to, 'M')) break;
-    if (::read(from, &r, sizeof r) != static_cast<ssize_t>(sizeof r) || r.ok != 1) break;
-    send_byte(to, 'X');
-    rc = on_shm ? 0 : 1;
-  } while (false);
-  ::close(to);
-  ::close(from);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (o.run_dir.empty()) remove_tree(run_dir);
-  if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || r.items != n) {
-    std::fprintf(stderr, "provider-publish: run failed (items %zu)\n", n);
-    return 1;
+// The parent's side of the exchange with the child: fetches over UDS in
+// both layouts, then over SHM, and the child's report. True when every step
+// worked and the SHM client got shared memory.
+bool drive_child(int to, int from, const std::string& run_dir, size_t n, Report* r) {
+  if (!expect_byte(from, 'R')) return false;
+  {
+    auto l1 = client_for(run_dir, 1, wire::kProfileUds);
+    auto l2 = client_for(run_dir, 2, wire::kProfileUds);
+    if (!l1.ok() || !l2.ok() || !fetch_all(&*l1, n) || !fetch_all(&*l2, n)) return false;
   }
+  if (!send_byte(to, 'F') || !expect_byte(from, 'S')) return false;
+  auto shm = client_for(run_dir, 2, wire::kProfileUds | wire::kProfileShmHybrid);
+  if (!shm.ok() || !fetch_all(&*shm, n)) return false;
+  const bool on_shm = shm->status().client.selected_profile == wire::kProfileShmHybrid;
+  if (!send_byte(to, 'M')) return false;
+  if (::read(from, r, sizeof *r) != static_cast<ssize_t>(sizeof *r) || r->ok != 1) return false;
+  send_byte(to, 'X');
+  return on_shm;
+}
 
+RunResult publish_result(const Report& r, size_t n) {
   std::vector<double> hand(r.handover_ms, r.handover_ms + r.changes);
   std::vector<double> enc(r.encode_ms, r.encode_ms + r.changes);
   std::sort(hand.begin(), hand.end());
@@ -260,7 +243,31 @@ int run_once(const Options& o, size_t n, int changes) {
       .num("rss_shmem_mb", r.steady.shmem)
       .num("rss_peak_mb", r.steady.peak)
       .num("rss_with_shm_session_mb", r.with_shm);
-  report(res);
+  return res;
+}
+
+int run_once(const Options& o, size_t n, int changes) {
+  const std::string run_dir = make_run_dir(o);
+  int down[2], up[2];
+  if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) return 1;
+  const pid_t pid = ::fork();
+  if (pid < 0) return 1;
+  if (pid == 0) _exit(child(down[0], up[1], run_dir, n, changes));
+  ::close(down[0]);
+  ::close(up[1]);
+  const int to = down[1], from = up[0];
+  Report r;
+  const bool driven = drive_child(to, from, run_dir, n, &r);
+  ::close(to);
+  ::close(from);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (o.run_dir.empty()) remove_tree(run_dir);
+  if (!driven || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || r.items != n) {
+    std::fprintf(stderr, "provider-publish: run failed (items %zu)\n", n);
+    return 1;
+  }
+  report(publish_result(r, n));
   return 0;
 }
 

@@ -130,6 +130,42 @@ struct Run {
   uint16_t layout;
 };
 
+Result<CgroupsSnapshotClient> connect_client(const std::string& dir, const Run& run) {
+  CgroupsSnapshotClientConfig cfg;
+  cfg.run_dir = dir;
+  cfg.service = "snapshot";
+  cfg.layout = run.layout;
+  cfg.supported_profiles = run.profiles;
+  cfg.preferred_profiles = run.profiles & wire::kProfileShmMask;
+  return CgroupsSnapshotClient::create(cfg);
+}
+
+// What one fetch moves: the transport, the payload and the bytes on the
+// wire, request and response messages with their headers (and, over UDS,
+// one 32-byte header per extra packet).
+void add_wire_fields(RunResult* r, const Run& run, size_t n, uint64_t payload, uint64_t fetches,
+                     const CgroupsSnapshotClientStatus& st) {
+  const uint64_t packet = st.client.agreed_packet_size;
+  uint64_t packets = 1;
+  const bool shm = (st.client.selected_profile & wire::kProfileShmMask) != 0;
+  if (!shm && packet > wire::kHeaderLen && payload + wire::kHeaderLen > packet) {
+    packets = (payload + (packet - wire::kHeaderLen) - 1) / (packet - wire::kHeaderLen);
+  }
+  r->extra.integer("items", static_cast<int64_t>(n))
+      .integer("layout", run.layout)
+      .str("transport", shm ? "shm" : "uds")
+      .str("latency_is", "request sent to every item decoded")
+      .integer("fetches", static_cast<int64_t>(fetches))
+      .integer("response_payload_bytes", static_cast<int64_t>(payload))
+      .integer("wire_bytes_per_fetch",
+               static_cast<int64_t>(wire::kHeaderLen + codec::kCgroupsRequestLen + payload +
+                                    packets * wire::kHeaderLen))
+      .integer("uds_packets", static_cast<int64_t>(shm ? 0 : packets))
+      .integer("ack_response_ceiling",
+               static_cast<int64_t>(st.client.agreed_max_response_payload_bytes))
+      .integer("reconnects", static_cast<int64_t>(st.client.reconnect_count));
+}
+
 int run_one(const Options& o, const Run& run,
             const std::shared_ptr<const std::vector<CgroupItem>>& items) {
   const size_t n = items->size();
@@ -145,13 +181,7 @@ int run_one(const Options& o, const Run& run,
       return 1;
     }
     pin_to_cpu(client_cpu());
-    CgroupsSnapshotClientConfig cfg;
-    cfg.run_dir = dir;
-    cfg.service = "snapshot";
-    cfg.layout = run.layout;
-    cfg.supported_profiles = run.profiles;
-    cfg.preferred_profiles = run.profiles & wire::kProfileShmMask;
-    auto client = CgroupsSnapshotClient::create(cfg);
+    auto client = connect_client(dir, run);
     if (!client.ok()) {
       std::fprintf(stderr, "netipc-bench: %s\n", client.error().message().c_str());
       return 1;
@@ -202,28 +232,8 @@ int run_one(const Options& o, const Run& run,
     r.p50_us = lat.percentile_us(0.50);
     r.p95_us = lat.percentile_us(0.95);
     r.p99_us = lat.percentile_us(0.99);
-    // Bytes on the wire per fetch: request and response messages with
-    // their headers (and, over UDS, one 32-byte header per extra packet).
-    const uint64_t packet = st.client.agreed_packet_size;
-    uint64_t packets = 1;
-    const bool shm = (st.client.selected_profile & wire::kProfileShmMask) != 0;
-    if (!shm && packet > wire::kHeaderLen && payload + wire::kHeaderLen > packet) {
-      packets = (payload + (packet - wire::kHeaderLen) - 1) / (packet - wire::kHeaderLen);
-    }
-    r.extra.integer("items", static_cast<int64_t>(n))
-        .integer("layout", run.layout)
-        .str("transport", shm ? "shm" : "uds")
-        .str("latency_is", "request sent to every item decoded")
-        .integer("fetches", static_cast<int64_t>(fetches))
-        .integer("response_payload_bytes", static_cast<int64_t>(payload))
-        .integer("wire_bytes_per_fetch",
-                 static_cast<int64_t>(wire::kHeaderLen + codec::kCgroupsRequestLen + payload +
-                                      packets * wire::kHeaderLen))
-        .integer("uds_packets", static_cast<int64_t>(shm ? 0 : packets))
-        .integer("ack_response_ceiling",
-                 static_cast<int64_t>(st.client.agreed_max_response_payload_bytes))
-        .integer("reconnects", static_cast<int64_t>(st.client.reconnect_count))
-        .num("min_us", lat.percentile_us(0.0))
+    add_wire_fields(&r, run, n, payload, fetches, st);
+    r.extra.num("min_us", lat.percentile_us(0.0))
         .num("first_fetch_us", first_us)
         .integer("first_fetch_page_faults", first_faults)
         .num("page_fault_us", fault_us)

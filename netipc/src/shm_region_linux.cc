@@ -162,6 +162,59 @@ Result<Mapping> map_shared(int fd, size_t size, const char* what) {
   return Mapping(static_cast<uint8_t*>(p), size, slot);
 }
 
+// Creates `name` in `dir_fd` with O_EXCL. Something holding the name is
+// reclaimed if it is junk or a dead owner's region (docs/shm.md B.4), and
+// the exclusive open is retried exactly once.
+Result<UniqueFd> create_exclusive(int dir_fd, const std::string& name) {
+  const int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int err = 0;
+  int fd = -1;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    fd = sys_retry([&] { return ::openat(dir_fd, name.c_str(), flags, 0600); }, &err);
+    if (fd >= 0 || err != EEXIST || attempt == 1) break;
+    auto stale = reclaim_if_stale(dir_fd, name);
+    if (!stale) return stale.error();
+  }
+  if (fd < 0) {
+    if (err == EEXIST) return make_error(Errc::kAddrInUse, "shm create: region name taken", err);
+    return make_error(open_errc(err), "shm create: openat", err);
+  }
+  return UniqueFd(fd);
+}
+
+// Gives a new region file (created with `mode`) its final mode and backing.
+Status prepare_file(int fd, mode_t mode, uint64_t file_size) {
+  // The creation mode went through the umask; make it exactly 0600 so the
+  // peer (same uid) can open it read-write. fchmod on our own fd is race-free.
+  if ((mode & 07777) != 0600) {
+    auto ch = sys_call("shm create: fchmod", [&] { return ::fchmod(fd, 0600); });
+    if (!ch) return ch.error();
+  }
+  // Reserve every byte before mapping: on a full tmpfs/disk this is an error
+  // here instead of a SIGBUS on first touch (docs/shm.md B.4, B.13). Never
+  // ftruncate: it would leave the pages unbacked.
+  const auto size = static_cast<off_t>(file_size);
+  auto fa = sys_call(
+      "shm create: fallocate", [&] { return ::fallocate(fd, 0, 0, size); }, Errc::kNoSpace);
+  if (!fa) return fa.error();
+  return ok_status();
+}
+
+// Fills in the header of a new region and publishes it.
+void write_header(uint8_t* base, const RegionLayout& layout, int32_t owner_pid,
+                  uint32_t owner_generation) noexcept {
+  store_u32(base + kOffMagic, kMagic);
+  store_u16(base + kOffVersion, kVersion);
+  store_u16(base + kOffHeaderLen, kHeaderLen);
+  store_u32(base + kOffOwnerPid, static_cast<uint32_t>(owner_pid));
+  store_u32(base + kOffOwnerGeneration, owner_generation);
+  store_u32(base + kOffRequestOffset, layout.request_offset);
+  store_u32(base + kOffRequestCapacity, layout.request_capacity);
+  store_u32(base + kOffResponseOffset, layout.response_offset);
+  store_u32(base + kOffResponseCapacity, layout.response_capacity);
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
 }  // namespace
 }  // namespace shm
 
@@ -181,26 +234,13 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
   if (!dir) return dir.error();
   UniqueFd dir_fd(static_cast<int>(*dir));
 
-  const int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int err = 0;
-  int fd = -1;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    fd = sys_retry([&] { return ::openat(dir_fd.get(), name->c_str(), flags, 0600); }, &err);
-    if (fd >= 0 || err != EEXIST || attempt == 1) break;
-    // Something holds the name: reclaim it if it is junk or a dead owner's
-    // region (docs/shm.md B.4), then retry the exclusive open exactly once.
-    auto stale = shm::reclaim_if_stale(dir_fd.get(), *name);
-    if (!stale) return stale.error();
-  }
-  if (fd < 0) {
-    if (err == EEXIST) return make_error(Errc::kAddrInUse, "shm create: region name taken", err);
-    return make_error(shm::open_errc(err), "shm create: openat", err);
-  }
+  auto fd = shm::create_exclusive(dir_fd.get(), *name);
+  if (!fd) return fd.error();
   ShmRegion r;
-  r.fd_.reset(fd);
+  r.fd_ = std::move(*fd);
 
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(r.fd_.get(), &st) != 0) {
     // We cannot build the race-guarded owner record; remove the name we
     // just created (nobody else can have replaced it yet in practice).
     const int e = errno;
@@ -209,27 +249,14 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
   }
   // From here on the ShmFile unlinks the name on every failure path.
   r.file_ = shm::ShmFile(std::move(dir_fd), *name, st.st_dev, st.st_ino);
+  auto prepared = shm::prepare_file(r.fd_.get(), st.st_mode, layout->file_size);
+  if (!prepared) return prepared.error();
 
-  // The creation mode went through the umask; make it exactly 0600 so the
-  // peer (same uid) can open it read-write. fchmod on our own fd is race-free.
-  if ((st.st_mode & 07777) != 0600) {
-    auto ch = sys_call("shm create: fchmod", [&] { return ::fchmod(fd, 0600); });
-    if (!ch) return ch.error();
-  }
-
-  // Reserve every byte before mapping: on a full tmpfs/disk this is an error
-  // here instead of a SIGBUS on first touch (docs/shm.md B.4, B.13). Never
-  // ftruncate: it would leave the pages unbacked.
-  const auto size = static_cast<off_t>(layout->file_size);
-  auto fa = sys_call(
-      "shm create: fallocate", [&] { return ::fallocate(fd, 0, 0, size); }, Errc::kNoSpace);
-  if (!fa) return fa.error();
-
-  auto map = shm::map_shared(fd, static_cast<size_t>(layout->file_size), "shm create: mmap");
+  auto map =
+      shm::map_shared(r.fd_.get(), static_cast<size_t>(layout->file_size), "shm create: mmap");
   if (!map) return map.error();
   r.map_ = std::move(*map);
 
-  uint8_t* base = r.map_.base();
   // No memset: the file is new (O_EXCL) and fallocate() gave it zeroed,
   // backed blocks, so every control word already reads 0 and no page can
   // SIGBUS. Touching the whole region here would fault in and keep
@@ -238,17 +265,7 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
   // what it needs.
   r.owner_pid_ = static_cast<int32_t>(::getpid());
   r.owner_generation_ = shm::make_generation();
-  store_u32(base + shm::kOffMagic, shm::kMagic);
-  store_u16(base + shm::kOffVersion, shm::kVersion);
-  store_u16(base + shm::kOffHeaderLen, shm::kHeaderLen);
-  store_u32(base + shm::kOffOwnerPid, static_cast<uint32_t>(r.owner_pid_));
-  store_u32(base + shm::kOffOwnerGeneration, r.owner_generation_);
-  store_u32(base + shm::kOffRequestOffset, layout->request_offset);
-  store_u32(base + shm::kOffRequestCapacity, layout->request_capacity);
-  store_u32(base + shm::kOffResponseOffset, layout->response_offset);
-  store_u32(base + shm::kOffResponseCapacity, layout->response_capacity);
-  std::atomic_thread_fence(std::memory_order_release);
-
+  shm::write_header(r.map_.base(), *layout, r.owner_pid_, r.owner_generation_);
   r.layout_ = *layout;
   r.name_ = std::move(*name);
   return r;

@@ -111,6 +111,28 @@ struct Daemon {
     return 0;
   }
 
+  // Rescans every `interval_ms` and stops on SIGINT or SIGTERM.
+  void start_rescans_and_signals(uint64_t interval_ms) {
+    uv_timer_init(&loop, &rescan);
+    rescan.data = this;
+    uv_timer_start(
+        &rescan,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Daemon*>(t->data);
+          self->provider->refresh_from([self] { return self->scan(); });
+        },
+        interval_ms, interval_ms);
+    auto on_signal = [](uv_signal_t* h, int signum) {
+      static_cast<Daemon*>(h->data)->on_signal(signum);
+    };
+    uv_signal_init(&loop, &sigint);
+    uv_signal_init(&loop, &sigterm);
+    sigint.data = this;
+    sigterm.data = this;
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+  }
+
   void on_signal(int signum) {
     if (stopping) return;  // a second signal while stopping changes nothing
     stopping = true;
@@ -141,29 +163,17 @@ struct Daemon {
   }
 };
 
-}  // namespace
-
-void install_log_sink() {
-  set_log_sink(stderr_sink, nullptr);
-}
-
-int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
-  Daemon d;
-  d.options = &o;
+ScannerConfig scanner_config(const DaemonOptions& o, const CgroupRoot& root) {
   ScannerConfig sc;
   sc.fs = root.fs;
   sc.max_cgroups = o.max_cgroups;
   sc.warn = [](std::string_view msg) {
     NETIPC_LOG(kWarning, "%.*s", static_cast<int>(msg.size()), msg.data());
   };
-  auto scanner = Scanner::create(std::move(sc));
-  if (!scanner.ok()) return fail("cannot scan " + root.path + ": " + scanner.error().message());
-  d.scanner = std::make_unique<Scanner>(std::move(*scanner));
-  NETIPC_LOG(kInfo, "%s", describe(root, d.scanner->layout()).c_str());
+  return sc;
+}
 
-  if (int rc = uv_loop_init(&d.loop); rc != 0) {
-    return fail(std::string("uv_loop_init: ") + uv_strerror(rc));
-  }
+cgroups_provider::ProviderConfig provider_config(const DaemonOptions& o) {
   cgroups_provider::ProviderConfig pc;
   pc.run_dir = o.run_dir;
   pc.service = o.service;
@@ -183,7 +193,27 @@ int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
     pc.supported_profiles = wire::kProfileUds | wire::kProfileShmHybrid;
     pc.preferred_profiles = wire::kProfileShmHybrid;
   }
-  auto provider = CgroupsProvider::create(&d.loop, pc);
+  return pc;
+}
+
+}  // namespace
+
+void install_log_sink() {
+  set_log_sink(stderr_sink, nullptr);
+}
+
+int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
+  Daemon d;
+  d.options = &o;
+  auto scanner = Scanner::create(scanner_config(o, root));
+  if (!scanner.ok()) return fail("cannot scan " + root.path + ": " + scanner.error().message());
+  d.scanner = std::make_unique<Scanner>(std::move(*scanner));
+  NETIPC_LOG(kInfo, "%s", describe(root, d.scanner->layout()).c_str());
+
+  if (int rc = uv_loop_init(&d.loop); rc != 0) {
+    return fail(std::string("uv_loop_init: ") + uv_strerror(rc));
+  }
+  auto provider = CgroupsProvider::create(&d.loop, provider_config(o));
   if (!provider.ok()) {
     uv_run(&d.loop, UV_RUN_DEFAULT);
     uv_loop_close(&d.loop);
@@ -202,26 +232,7 @@ int run_daemon(const DaemonOptions& o, const CgroupRoot& root) {
     return rc;
   }
 
-  const auto interval_ms = static_cast<uint64_t>(o.rescan_seconds * 1000 + 0.5);
-  uv_timer_init(&d.loop, &d.rescan);
-  d.rescan.data = &d;
-  uv_timer_start(
-      &d.rescan,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<Daemon*>(t->data);
-        self->provider->refresh_from([self] { return self->scan(); });
-      },
-      interval_ms, interval_ms);
-  auto on_signal = [](uv_signal_t* h, int signum) {
-    static_cast<Daemon*>(h->data)->on_signal(signum);
-  };
-  uv_signal_init(&d.loop, &d.sigint);
-  uv_signal_init(&d.loop, &d.sigterm);
-  d.sigint.data = &d;
-  d.sigterm.data = &d;
-  uv_signal_start(&d.sigint, on_signal, SIGINT);
-  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-
+  d.start_rescans_and_signals(static_cast<uint64_t>(o.rescan_seconds * 1000 + 0.5));
   NETIPC_LOG(kInfo, "serving %s (%s), rescanning every %.3g s, at most %zu cgroups",
              d.provider->socket_path().c_str(),
              o.transport == "shm" ? "unix socket + shared memory" : "unix socket", o.rescan_seconds,

@@ -45,6 +45,60 @@ int bad_argument(const std::string& message) {
   return 2;
 }
 
+// Declares the command line; --auth-token and --socket-mode land in strings
+// that main() converts after parsing.
+void add_options(CLI::App* app, DaemonOptions* o, std::string* token, std::string* socket_mode) {
+  app->add_option("--cgroup-root", o->cgroup_root,
+                  "Where the cgroup filesystem is: /sys/fs/cgroup, or <prefix>/sys/fs/cgroup for "
+                  "a host mounted at <prefix>; a plain directory tree of that shape stands in for "
+                  "one")
+      ->required();
+  app->add_option("--run-dir", o->run_dir, "Directory for the endpoint's socket (must exist)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app->add_option("--service", o->service, "Service name ([A-Za-z0-9._-]+)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](const std::string& s) {
+            return netipc::validate_service_name(s).ok() ? std::string()
+                                                         : std::string("invalid service name");
+          },
+          "NAME", "service name"));
+  app->add_option("--rescan", o->rescan_seconds,
+                  "Seconds between rescans (fractions allowed, 0.01 to 86400)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 86400.0));
+  app->add_option("--max-cgroups", o->max_cgroups,
+                  "Most cgroups published; more are left out (with a warning) until places free up")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  app->add_option("--auth-token", *token,
+                  "Shared secret clients must present: 1-16 hex digits, 0x prefix optional "
+                  "(default 0)")
+      ->check(CLI::Validator(
+          [](const std::string& s) {
+            uint64_t v;
+            return parse_token(s, &v) ? std::string()
+                                      : std::string("must be 1-16 hex digits (0x prefix optional)");
+          },
+          "HEX", "auth token"));
+  app->add_option("--transport", o->transport,
+                  "uds: Unix socket only; shm: also offer shared memory (clients that ask for it "
+                  "get it)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"uds", "shm"}));
+  app->add_option("--allow-uid", o->allow_uids,
+                  "Also accept clients running as this uid (repeatable; this process's user "
+                  "and root are always accepted)")
+      ->check(CLI::Range(0u, 4294967294u));
+  app->add_option("--socket-mode", *socket_mode,
+                  "0600 (only this user) or 0660 (the socket's group may connect too; their uid "
+                  "must still be allowed)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"0600", "0660"}));
+  app->add_flag("--verbose", o->verbose, "Log every rescan, not only those that changed something");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,56 +112,8 @@ int main(int argc, char** argv) {
       "cleanly (exit 0, endpoint removed).",
       kProgram};
   app.set_version_flag("--version", std::string(kProgram) + " " NETIPC_VERSION);
-  app.add_option("--cgroup-root", o.cgroup_root,
-                 "Where the cgroup filesystem is: /sys/fs/cgroup, or <prefix>/sys/fs/cgroup for "
-                 "a host mounted at <prefix>; a plain directory tree of that shape stands in for "
-                 "one")
-      ->required();
-  app.add_option("--run-dir", o.run_dir, "Directory for the endpoint's socket (must exist)")
-      ->required()
-      ->check(CLI::ExistingDirectory);
-  app.add_option("--service", o.service, "Service name ([A-Za-z0-9._-]+)")
-      ->capture_default_str()
-      ->check(CLI::Validator(
-          [](const std::string& s) {
-            return netipc::validate_service_name(s).ok() ? std::string()
-                                                         : std::string("invalid service name");
-          },
-          "NAME", "service name"));
-  app.add_option("--rescan", o.rescan_seconds,
-                 "Seconds between rescans (fractions allowed, 0.01 to 86400)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 86400.0));
-  app.add_option("--max-cgroups", o.max_cgroups,
-                 "Most cgroups published; more are left out (with a warning) until places free up")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{10000000}));
-  app.add_option("--auth-token", token,
-                 "Shared secret clients must present: 1-16 hex digits, 0x prefix optional "
-                 "(default 0)")
-      ->check(CLI::Validator(
-          [](const std::string& s) {
-            uint64_t v;
-            return parse_token(s, &v) ? std::string()
-                                      : std::string("must be 1-16 hex digits (0x prefix optional)");
-          },
-          "HEX", "auth token"));
-  app.add_option("--transport", o.transport,
-                 "uds: Unix socket only; shm: also offer shared memory (clients that ask for it "
-                 "get it)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"uds", "shm"}));
-  app.add_option("--allow-uid", o.allow_uids,
-                 "Also accept clients running as this uid (repeatable; this process's user "
-                 "and root are always accepted)")
-      ->check(CLI::Range(0u, 4294967294u));
   std::string socket_mode = "0600";
-  app.add_option("--socket-mode", socket_mode,
-                 "0600 (only this user) or 0660 (the socket's group may connect too; their uid "
-                 "must still be allowed)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"0600", "0660"}));
-  app.add_flag("--verbose", o.verbose, "Log every rescan, not only those that changed something");
+  add_options(&app, &o, &token, &socket_mode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

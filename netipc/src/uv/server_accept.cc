@@ -128,24 +128,10 @@ void ServerImpl::do_handshake(Session* s) {
     if (packet.code() != Errc::kNotReady) close_session(s, true);
     return;
   }
-  ServerPolicy policy;
-  policy.supported_profiles = config_.supported_profiles;
-  policy.preferred_profiles = config_.preferred_profiles;
-  policy.max_request_payload_bytes = config_.max_request_payload_bytes;
-  policy.max_response_payload_bytes = learned_response_.load(std::memory_order_relaxed);
-  policy.packet_size =
-      config_.packet_size != 0 ? config_.packet_size : auto_packet_size(s->conn.fd());
-  policy.auth_token = config_.auth_token;
+  ServerPolicy policy = handshake_policy(s);
   // Session ids are drawn per handshake attempt, so ids of failed ones leave gaps.
   ServerDecision d = server_handshake(policy, *packet, next_session_id_++);
-  if (d.outcome == ServerDecision::Outcome::kAccept && serving_ >= config_.max_sessions) {
-    // Over the session limit: a clean rejection the client retries later.
-    d = ServerDecision{};
-    d.outcome = ServerDecision::Outcome::kReject;
-    d.status = wire::TransportStatus::kLimitExceeded;
-    d.reason = "server at its session limit";
-    wire::encode_hello_ack_packet(d.ack, d.status, d.packet);
-  }
+  limit_sessions(&d);
   if (d.outcome == ServerDecision::Outcome::kAccept &&
       (d.ack.selected_profile & wire::kProfileShmMask) != 0) {
     prepare_shm(s, &d, &policy);
@@ -161,6 +147,33 @@ void ServerImpl::do_handshake(Session* s) {
     close_session(s, true);
     return;
   }
+  if (!send_handshake_reply(s, d)) return;
+  start_serving(s, d.ack);
+}
+
+ServerPolicy ServerImpl::handshake_policy(Session* s) {
+  ServerPolicy policy;
+  policy.supported_profiles = config_.supported_profiles;
+  policy.preferred_profiles = config_.preferred_profiles;
+  policy.max_request_payload_bytes = config_.max_request_payload_bytes;
+  policy.max_response_payload_bytes = learned_response_.load(std::memory_order_relaxed);
+  policy.packet_size =
+      config_.packet_size != 0 ? config_.packet_size : auto_packet_size(s->conn.fd());
+  policy.auth_token = config_.auth_token;
+  return policy;
+}
+
+void ServerImpl::limit_sessions(ServerDecision* d) {
+  if (d->outcome != ServerDecision::Outcome::kAccept || serving_ < config_.max_sessions) return;
+  // Over the session limit: a clean rejection the client retries later.
+  *d = ServerDecision{};
+  d->outcome = ServerDecision::Outcome::kReject;
+  d->status = wire::TransportStatus::kLimitExceeded;
+  d->reason = "server at its session limit";
+  wire::encode_hello_ack_packet(d->ack, d->status, d->packet);
+}
+
+bool ServerImpl::send_handshake_reply(Session* s, const ServerDecision& d) {
   // Counted before the ACK: a waiter thread may serve the client the moment
   // it reads the ACK, and stats must not lag behind what a client saw.
   const bool accepting = d.outcome == ServerDecision::Outcome::kAccept;
@@ -169,28 +182,30 @@ void ServerImpl::do_handshake(Session* s) {
     if (s->shm) st_shm_.fetch_add(1, std::memory_order_relaxed);
   }
   Status sent = send_ack(s->conn.fd(), d);
-  if (!accepting || !sent.ok()) {
-    if (accepting) {
-      st_accepted_.fetch_sub(1, std::memory_order_relaxed);
-      if (s->shm) st_shm_.fetch_sub(1, std::memory_order_relaxed);
-    }
-    st_rejected_.fetch_add(1, std::memory_order_relaxed);
-    if (peer_message_allowed()) {
-      NETIPC_LOG(kInfo, "%s: handshake rejected (%s): %s", config_.service.c_str(),
-                 wire::transport_status_name(static_cast<uint16_t>(d.status)), d.reason);
-    }
-    close_session(s, false);  // with a waiter thread: closed when it is reaped
-    return;
+  if (accepting && sent.ok()) return true;
+  if (accepting) {
+    st_accepted_.fetch_sub(1, std::memory_order_relaxed);
+    if (s->shm) st_shm_.fetch_sub(1, std::memory_order_relaxed);
   }
-  s->conn.configure(d.ack.agreed_packet_size, server_inbound_limits(d.ack),
-                    server_outbound_limits(d.ack));
-  if (!s->shm && d.ack.agreed_max_response_payload_bytes > d.ack.agreed_packet_size) {
+  st_rejected_.fetch_add(1, std::memory_order_relaxed);
+  if (peer_message_allowed()) {
+    NETIPC_LOG(kInfo, "%s: handshake rejected (%s): %s", config_.service.c_str(),
+               wire::transport_status_name(static_cast<uint16_t>(d.status)), d.reason);
+  }
+  close_session(s, false);  // with a waiter thread: closed when it is reaped
+  return false;
+}
+
+void ServerImpl::start_serving(Session* s, const wire::HelloAck& ack) {
+  s->conn.configure(ack.agreed_packet_size, server_inbound_limits(ack),
+                    server_outbound_limits(ack));
+  if (!s->shm && ack.agreed_max_response_payload_bytes > ack.agreed_packet_size) {
     // Responses of several packets (snapshots): keep the copies overlapping.
-    allow_packets_in_flight(s->conn.fd(), d.ack.agreed_packet_size, 4);
+    allow_packets_in_flight(s->conn.fd(), ack.agreed_packet_size, 4);
   }
   if (!s->shm) {  // a waiter thread was given its ack before it started
-    s->ack = d.ack;
-    s->id = d.ack.session_id;
+    s->ack = ack;
+    s->id = ack.session_id;
   }
   dequeue_handshake(s);
   s->state = Session::State::kServing;
@@ -237,8 +252,8 @@ void ServerImpl::shm_thread_body(Session* s) {
   Session::Shm* shm = s->shm.get();
   ShmSessionEnd end;
   try {
-    end = serve_shm_session(shm->region, s->conn.fd(), s->ack, config_.method, handler_,
-                            shm->stop, [this](uint32_t n) { grow_response(n); });
+    end = serve_shm_session(shm->region, s->conn.fd(), s->ack, config_.method, handler_, shm->stop,
+                            [this](uint32_t n) { grow_response(n); });
   } catch (const std::exception& e) {
     // A handler that throws ends its session, not the process.
     st_internal_.fetch_add(1, std::memory_order_relaxed);

@@ -125,7 +125,18 @@ class ServerImpl final : public Server {
   void dequeue_handshake(Session* s);
 
   void accept_pending();
+  // Reads the HELLO, decides (session limit and SHM region included),
+  // replies and, when accepted, starts serving the session.
   void do_handshake(Session* s);
+  ServerPolicy handshake_policy(Session* s);
+  // Turns an accept into a kLimitExceeded rejection when the server already
+  // serves max_sessions sessions.
+  void limit_sessions(ServerDecision* d);
+  // Sends the ACK; false (and the session closed) unless it was an accepting
+  // ACK sent in full.
+  bool send_handshake_reply(Session* s, const ServerDecision& d);
+  // Applies the agreed limits and moves the session from handshaking to serving.
+  void start_serving(Session* s, const wire::HelloAck& ack);
   void serve(Session* s);
   bool send_result(Session* s, const DispatchResult& r);  // false = session closed
   void flush(Session* s);
