@@ -3,7 +3,7 @@
 // at 16 and 100,000 items, for hits and misses, with and without a writer
 // thread that rebuilds and publishes a new snapshot as fast as it can.
 //
-// Reference (implemented here exactly as spec 3.2 rule 5 describes it):
+// Reference (implemented here exactly as docs/levels.md §3.2 rule 5 describes it):
 // next_pow2(2n) buckets holding item index + 1, key = hash XOR djb2(name)
 // (djb2: 5381, h = h * 33 + byte), linear probing, items with owned
 // std::string names. Under a concurrent writer it is guarded like upstream's

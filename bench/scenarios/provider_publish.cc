@@ -51,7 +51,7 @@ using cgroups_provider::ProviderConfig;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kService = "provider-publish";
-constexpr double kTargetRssMb = 40.0;  // issue 6, at 100k cgroups
+constexpr double kTargetRssMb = 40.0;  // the design target, at 100k cgroups
 
 // Fields of /proc/self/status, in MiB.
 struct Mem {

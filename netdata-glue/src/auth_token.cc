@@ -1,6 +1,6 @@
 // The auth token Netdata's peers present: XXH3-64 of the invocation UUID's
 // 16 raw bytes. The parser accepts exactly what Netdata's own accepts
-// (shared/reference/netdata-cgroups-ebpf.md §3.5), so both sides derive the
+// (docs/glue.md, "The auth token"), so both sides derive the
 // same token from the same environment.
 #include <xxhash.h>
 

@@ -69,7 +69,7 @@ extern "C" void NetipcFuzzSeeds(std::vector<std::vector<uint8_t>>* out) {
   if (encode_increment_batch(values, 3, &b).ok()) out->push_back(with_count(3, b));
   const uint64_t many[] = {0, UINT64_MAX, 41, 7, 8, 9, 10, 11};
   if (encode_increment_batch(many, 8, &b).ok()) out->push_back(with_count(8, b));
-  // Items "abc" and "de" (netipc-wire.md §8).
+  // Items "abc" and "de" (docs/wire.md §8).
   std::vector<uint8_t> text;
   netipc::wire::BatchWriter w(&text, 2);
   const uint8_t abc[] = {'a', 'b', 'c'};

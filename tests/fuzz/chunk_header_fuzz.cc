@@ -1,5 +1,5 @@
 // Fuzz target: the 32-byte chunk continuation header decoder
-// (netipc-wire.md §4.1, §4.3). A decoded header must re-encode to exactly
+// (docs/wire.md §4.1, §4.3). A decoded header must re-encode to exactly
 // the bytes it came from (flags are 0, the payload length is not).
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 }
 
 extern "C" void NetipcFuzzSeeds(std::vector<std::vector<uint8_t>>* out) {
-  // The spec vector (§8): message 7, total 1032, chunk 1 of 5, 224 bytes.
+  // The docs/wire.md §8 vector: message 7, total 1032, chunk 1 of 5, 224 bytes.
   wire::ChunkHeader c;
   c.message_id = 7;
   c.total_message_len = 1032;

@@ -1,4 +1,4 @@
-// Fuzz target: the 32-byte outer message header decoder (netipc-wire.md §2,
+// Fuzz target: the 32-byte outer message header decoder (docs/wire.md §2,
 // §7.1). A decoded header must re-encode to exactly the bytes it came from.
 #include <cstddef>
 #include <cstdint>

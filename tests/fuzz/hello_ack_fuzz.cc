@@ -1,5 +1,5 @@
 // Fuzz target: the client's reading of an arbitrary HELLO_ACK packet
-// (netipc-wire.md §5.8), through client_read_ack(). An accepted ACK must
+// (docs/wire.md §5.8), through client_read_ack(). An accepted ACK must
 // carry exactly one selected profile, a usable packet size and layout 1.
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 }
 
 extern "C" void NetipcFuzzSeeds(std::vector<std::vector<uint8_t>>* out) {
-  // The spec's OK vector (§8).
+  // The OK vector of docs/wire.md §8.
   wire::HelloAck a;
   a.server_supported_profiles = 0x03;
   a.intersection_profiles = 0x03;

@@ -1,5 +1,5 @@
 // Fuzz target: the server's handshake decision on an arbitrary first packet
-// (netipc-wire.md §5.5-§5.7), through server_handshake(). Whatever the
+// (docs/wire.md §5.5-§5.7), through server_handshake(). Whatever the
 // input: the reply packet must be a well-formed HELLO_ACK that the client
 // side reads back as the same outcome, and a rejection's payload must be
 // all zero except layout_version.
@@ -68,7 +68,7 @@ extern "C" void NetipcFuzzSeeds(std::vector<std::vector<uint8_t>>* out) {
   std::vector<uint8_t> p(wire::kHelloPacketLen);
   wire::encode_hello_packet(h, p.data());
   out->push_back(p);
-  // The spec vector (§8): 0x03/0x02, resp 65536, token, packet 212992.
+  // The docs/wire.md §8 vector: 0x03/0x02, resp 65536, token, packet 212992.
   h.supported_profiles = 0x03;
   h.preferred_profiles = 0x02;
   h.max_response_payload_bytes = 65536;

@@ -1,6 +1,6 @@
 // Shared helpers of the wire and codec unit tests: spec vectors written as
 // hex text, little-endian fields to check or overwrite by offset, the
-// cgroups snapshot spec vector (codec §2.6) with its items,
+// cgroups snapshot spec vector (docs/codecs.md §2.6) with its items,
 // deterministic cgroup items, and a checked layout-1 decode. Header-only.
 #pragma once
 
@@ -77,7 +77,7 @@ inline void expect_untouched(const uint8_t* bytes, size_t from, size_t to, uint8
     EXPECT_EQ(bytes[i], fill) << "byte " << i;
 }
 
-// Codec §2.6: a layout-1 snapshot of cgroups_spec_items(), systemd_enabled 1,
+// docs/codecs.md §2.6: a layout-1 snapshot of cgroups_spec_items(), systemd_enabled 1,
 // generation 999; 266 bytes.
 inline constexpr const char* kCgroupsSnapshotSpecVectorHex =
     "01000000 03000000 01000000 00000000  e7030000 00000000 00000000 45000000"

@@ -1,6 +1,6 @@
 // Shared helpers of the handshake unit tests (handshake_*_test.cc): a
 // server policy and a matching HELLO to vary field by field, the server's
-// decision on them, and the exact bytes of a rejection (netipc-wire.md §5.7).
+// decision on them, and the exact bytes of a rejection (docs/wire.md §5.7).
 // Header-only.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Spec peer, part 1: the byte layouts. Every offset below is the "Off"
-// column of a table in shared/spec (wire §2, §3, §5; codec §2-§4).
+// column of a table in docs/ (docs/wire.md §2, §3, §5; docs/codecs.md §2-§4).
 #include "spec_peer.h"
 
 #include <cctype>
@@ -35,7 +35,7 @@ std::string to_hex(const Bytes& b) {
   return s;
 }
 
-// ---- Outer header: wire §2 table ----
+// ---- Outer header: docs/wire.md §2 table ----
 
 void put_header(const Header& h, uint8_t* out) {
   wr32(out + 0, kMsgMagic);
@@ -67,7 +67,7 @@ std::string get_header(const uint8_t* p, size_t n, Header* out) {
   return "";
 }
 
-// ---- HELLO / HELLO_ACK: wire §5.1-§5.3 tables ----
+// ---- HELLO / HELLO_ACK: docs/wire.md §5.1-§5.3 tables ----
 
 Bytes hello_packet(const Hello& h, uint16_t header_version) {
   Bytes b(kHeaderSize + kHelloSize, 0);
@@ -183,7 +183,7 @@ uint16_t negotiate(const Policy& p, const Hello& h, uint64_t session_id, HelloAc
   return kStatusOk;
 }
 
-// ---- Level-1 batch: wire §3 ----
+// ---- Level-1 batch: docs/wire.md §3 ----
 
 Bytes make_batch(const std::vector<Bytes>& items) {
   const size_t dir = 8 * items.size();
@@ -217,7 +217,7 @@ std::string split_batch(const Bytes& payload, uint32_t item_count, std::vector<B
   return "";
 }
 
-// ---- Method payloads: codec §3, §4 ----
+// ---- Method payloads: docs/codecs.md §3, §4 ----
 
 Bytes u64_payload(uint64_t v) {
   Bytes b(8);
@@ -243,7 +243,7 @@ std::string read_reverse(const Bytes& p, std::string* s) {
   return "";
 }
 
-// ---- CGROUPS_SNAPSHOT layout 1: codec §2.2-§2.5 ----
+// ---- CGROUPS_SNAPSHOT layout 1: docs/codecs.md §2.2-§2.5 ----
 
 Bytes snapshot_payload(const Snapshot& s) {
   const uint32_t n = static_cast<uint32_t>(s.items.size());
@@ -279,7 +279,7 @@ Bytes snapshot_payload(const Snapshot& s) {
     std::memcpy(it + 32 + name_len + 1, e.path.data(), path_len);
     end = off + size;
   }
-  return b;  // no trailing padding (codec §2.3 rule 3)
+  return b;  // no trailing padding (docs/codecs.md §2.3 rule 3)
 }
 
 namespace {

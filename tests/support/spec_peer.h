@@ -1,7 +1,7 @@
 // Spec peer: an independent NetIPC v1 client and server for interop tests.
 //
-// Written only from the byte tables of shared/spec/netipc-wire.md,
-// netipc-posix-transports.md Part A and netipc-codec-cgroups.md §2-§4. It
+// Written only from the byte tables of docs/wire.md,
+// docs/transport.md and docs/codecs.md §2-§4. It
 // includes no netipc/ header and shares no code with the library, so a
 // misreading of the spec in the library cannot hide by being repeated here.
 // Every field is written and read at its tabulated offset with the memcpy
@@ -15,8 +15,8 @@
 // from any thread. A SpecClient and a UdsLink are single-owner.
 //
 // Transports: after the handshake, messages travel through SpecLink. UdsLink
-// is the UDS SEQPACKET implementation (chunking, wire §4); ShmLink the Linux
-// shared-memory data plane (transports Part B: its own offsets, atomics on
+// is the UDS SEQPACKET implementation (chunking, docs/wire.md §4); ShmLink the Linux
+// shared-memory data plane (docs/shm.md: its own offsets, atomics on
 // the mapped words, plain FUTEX_WAIT/FUTEX_WAKE, spin then wait, always
 // wake), over a ShmRegion the spec server creates or the spec client
 // attaches. Both are selected by the handshake; the handlers do not care.
@@ -38,7 +38,7 @@ namespace netipc::spec_peer {
 
 using Bytes = std::vector<uint8_t>;
 
-// ---- Constants (wire §1, §2, §5.4; codec §2-§4) ----
+// ---- Constants (docs/wire.md §1, §2, §5.4; docs/codecs.md §2-§4) ----
 inline constexpr uint32_t kMsgMagic = 0x4E495043;    // "NIPC"
 inline constexpr uint32_t kChunkMagic = 0x4E43484B;  // "NCHK"
 inline constexpr size_t kHeaderSize = 32;
@@ -102,7 +102,7 @@ inline uint64_t round8(uint64_t x) {
 Bytes from_hex(std::string_view hex);
 std::string to_hex(const Bytes& b);
 
-// ---- Outer header (wire §2) ----
+// ---- Outer header (docs/wire.md §2) ----
 struct Header {
   uint16_t version = 1;  // settable to forge a future version
   uint16_t kind = 0;
@@ -114,10 +114,10 @@ struct Header {
   uint64_t message_id = 0;
 };
 void put_header(const Header& h, uint8_t* out);  // 32 bytes
-// wire §7.1: length, magic, version 1, header_len 32, kind 1..3.
+// docs/wire.md §7.1: length, magic, version 1, header_len 32, kind 1..3.
 std::string get_header(const uint8_t* p, size_t n, Header* out);
 
-// ---- Handshake (wire §5) ----
+// ---- Handshake (docs/wire.md §5) ----
 struct Hello {
   uint16_t layout_version = 1;
   uint16_t flags = 0;
@@ -152,12 +152,12 @@ Bytes ack_packet(const HelloAck& a, uint16_t status);
 // Field-by-field reads of the 44/48-byte payloads (no semantic checks).
 Hello read_hello(const uint8_t* payload);
 HelloAck read_ack(const uint8_t* payload);
-// A rejection ACK: all zero except layout_version = 1 (wire §5.7).
+// A rejection ACK: all zero except layout_version = 1 (docs/wire.md §5.7).
 inline HelloAck rejection_ack() {
   return HelloAck{};
 }
 
-// The server's side of the negotiation matrix (wire §5.5/§5.6), in the
+// The server's side of the negotiation matrix (docs/wire.md §5.5/§5.6), in the
 // upstream order: layout, reserved, profiles, token, limit, packet size.
 struct Policy {
   uint32_t supported = kProfileUds;
@@ -171,11 +171,11 @@ inline constexpr uint16_t kCloseSilently = 0xFFFF;
 // Returns the ACK status (kCloseSilently: no reply); fills *ack on OK.
 uint16_t negotiate(const Policy& p, const Hello& h, uint64_t session_id, HelloAck* ack);
 
-// ---- Level-1 batch (wire §3) ----
+// ---- Level-1 batch (docs/wire.md §3) ----
 Bytes make_batch(const std::vector<Bytes>& items);  // canonical encoder output
 std::string split_batch(const Bytes& payload, uint32_t item_count, std::vector<Bytes>* items);
 
-// ---- Method payloads (codec §2-§4) ----
+// ---- Method payloads (docs/codecs.md §2-§4) ----
 Bytes u64_payload(uint64_t v);  // INCREMENT
 Bytes reverse_payload(std::string_view s);
 std::string read_reverse(const Bytes& payload, std::string* s);
@@ -198,8 +198,8 @@ struct Snapshot {
   uint64_t generation = 0;
   std::vector<CgroupEntry> items;
 };
-Bytes snapshot_payload(const Snapshot& s);  // layout 1, canonical (codec §2.3)
-// Validates header, directory and every item (codec §2.4, §2.5).
+Bytes snapshot_payload(const Snapshot& s);  // layout 1, canonical (docs/codecs.md §2.3)
+// Validates header, directory and every item (docs/codecs.md §2.4, §2.5).
 std::string read_snapshot(const Bytes& payload, Snapshot* out);
 
 // ---- Messages over a transport ----
@@ -208,7 +208,7 @@ struct Message {
   Bytes payload;
 };
 
-// The packets of one logical message at this packet size (wire §4.2): one
+// The packets of one logical message at this packet size (docs/wire.md §4.2): one
 // packet when it fits, else the outer header with the first P - 32 payload
 // bytes, then continuation headers with at most P - 32 bytes each.
 std::vector<Bytes> packetize(Header h, const Bytes& payload, uint32_t packet_size);
@@ -224,7 +224,7 @@ class SpecLink {
 };
 
 // UDS SEQPACKET: one send = one packet. Chunks on send and reassembles on
-// receive at packet_size (wire §4), checking every §4.3 rule, plus the
+// receive at packet_size (docs/wire.md §4), checking every §4.3 rule, plus the
 // §4.2 rule that every non-final packet is exactly packet_size bytes.
 class UdsLink : public SpecLink {
  public:
@@ -236,7 +236,7 @@ class UdsLink : public SpecLink {
   int fd() const { return fd_; }
   void set_packet_size(uint32_t p) { packet_size_ = p; }
   uint32_t packet_size() const { return packet_size_; }
-  // Inbound ceilings (wire §7.2); 0 = unchecked.
+  // Inbound ceilings (docs/wire.md §7.2); 0 = unchecked.
   void set_inbound_limits(uint32_t max_payload, uint32_t max_items) {
     max_in_payload_ = max_payload;
     max_in_items_ = max_items;
@@ -271,12 +271,12 @@ class UdsLink : public SpecLink {
 // CLOCK_MONOTONIC deadline timeout_ms from now (0 for "forever").
 int64_t deadline_after(int timeout_ms);
 
-// ---- SHM region and link (transports Part B; Linux) ----
+// ---- SHM region and link (docs/shm.md; Linux) ----
 inline constexpr uint32_t kShmMagic = 0x4E53484D;  // "NSHM"
 inline constexpr uint16_t kShmVersion = 3;
 inline constexpr uint32_t kShmHeaderLen = 64;
 inline constexpr uint32_t kShmSpinTries = 128;
-inline constexpr int kShmSliceMs = 100;  // B.10.1: server waits in 100 ms slices
+inline constexpr int kShmSliceMs = 100;  // B.10: server waits in 100 ms slices
 // B.2 control header, "Off" column.
 inline constexpr size_t kShmOffMagic = 0;
 inline constexpr size_t kShmOffVersion = 4;
@@ -324,7 +324,7 @@ class ShmRegion {
   // fresh directories). nullptr + *problem on failure (nothing left behind).
   static std::unique_ptr<ShmRegion> create(const std::string& run_dir, const std::string& name,
                                            const ShmLayout& layout, std::string* problem);
-  // B.5 steps 1-3 with the B.5.5 retry policy: OPEN, NOT_READY and
+  // B.5 steps 1-3 with the B.5 retry policy: OPEN, NOT_READY and
   // BAD_MAGIC are retried every 5 ms for up to retry_ms; anything else
   // fails at once. *problem starts with the spec's error name.
   static std::unique_ptr<ShmRegion> attach(const std::string& run_dir, const std::string& name,
@@ -367,14 +367,14 @@ class ShmRegion {
 // The data plane over a region: B.6 publication (always FUTEX_WAKE), B.7
 // consumption (128 spins with a pause hint, then FUTEX_WAIT on the signal
 // word), B.8 one message in flight per direction. Receives decode the
-// outer header (wire §7.1) and check payload_len against the message
+// outer header (docs/wire.md §7.1) and check payload_len against the message
 // length and the inbound ceilings.
 class ShmLink : public SpecLink {
  public:
   enum class Side : uint8_t { kClient, kServer };
   // `region` must outlive the link. A client's local sequence counters
-  // start from the region's current req_seq / resp_seq (B.5.4), a server's
-  // at 0 (B.8.1).
+  // start from the region's current req_seq / resp_seq (B.5), a server's
+  // at 0 (B.8).
   ShmLink(const ShmRegion* region, Side side);
 
   void set_inbound_limits(uint32_t max_payload, uint32_t max_items) {
@@ -383,7 +383,7 @@ class ShmLink : public SpecLink {
   }
   // Readable abort_fd ends a wait with kAborted (checked between slices).
   void set_abort_fd(int fd) { abort_fd_ = fd; }
-  // B.10.1: after each 100 ms slice, a hung-up socket ends the wait with
+  // B.10: after each 100 ms slice, a hung-up socket ends the wait with
   // kPeerClosed.
   void set_liveness_fd(int fd) { liveness_fd_ = fd; }
 
@@ -429,22 +429,22 @@ enum class Misbehaviour : uint8_t {
 };
 
 struct ServerConfig {
-  Policy policy;  // packet_size 0 = raw SO_SNDBUF, as upstream (transports A.4.3)
+  Policy policy;  // packet_size 0 = raw SO_SNDBUF, as upstream (docs/transport.md A.4 rule 3)
   uint64_t first_session_id = 1;
   // Hold this many requests, then answer them newest first (pipelining;
   // UDS only: SHM carries one message per direction at a time).
   uint32_t reverse_batch = 1;
   Misbehaviour misbehaviour = Misbehaviour::kNone;
   // Negative tests: edit the ACK packet, each response message, or the
-  // packets of each response (wire §4 forgeries) before they are sent.
+  // packets of each response (docs/wire.md §4 forgeries) before they are sent.
   std::function<void(Bytes* ack_packet)> mutate_ack;
   std::function<void(Message* response)> mutate_response;
   std::function<void(std::vector<Bytes>* packets)> mutate_packets;
   Snapshot snapshot;  // the CGROUPS_SNAPSHOT answer
-  // SHM (transports Part B): when the ACK is about to select 0x02/0x04 the
+  // SHM (docs/shm.md): when the ACK is about to select 0x02/0x04 the
   // server creates the session's region first, sized like upstream from
-  // its maxima (B.3.2: 32 + max payload per direction). If that fails it
-  // negotiates again without the SHM profiles (B.4.7). mutate_region runs
+  // its maxima (B.3: 32 + max payload per direction). If that fails it
+  // negotiates again without the SHM profiles (B.4). mutate_region runs
   // after the create and before the ACK (negative tests: remove the file,
   // scribble on it). The region is unlinked when the session ends.
   std::function<void(const std::string& region_path)> mutate_region;
@@ -512,9 +512,9 @@ class SpecClient {
   std::string send_hello(const Hello& h, uint16_t header_version = 1);
   // Receives the ACK packet: raw bytes, status and (if >= 80 bytes) payload.
   std::string receive_ack(Bytes* raw, uint16_t* status, HelloAck* ack, int timeout_ms = 5000);
-  // send_hello + receive_ack; status must be OK (wire §5.8); adopts the
+  // send_hello + receive_ack; status must be OK (docs/wire.md §5.8); adopts the
   // agreed packet size and response ceilings. When the ACK selects an SHM
-  // profile, attaches the region (B.5, retrying per B.5.5 for up to
+  // profile, attaches the region (B.5, retrying per B.5 for up to
   // attach_retry_ms) and moves every later call to it.
   std::string handshake(const Hello& h, HelloAck* ack = nullptr);
   void set_attach_retry_ms(int ms) { attach_retry_ms_ = ms; }

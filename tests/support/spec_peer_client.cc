@@ -1,4 +1,4 @@
-// Spec peer, part 4: SpecClient. The client handshake of wire §5.8 and
+// Spec peer, part 4: SpecClient. The client handshake of docs/wire.md §5.8 and
 // typed calls, checking every response against the spec.
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,7 +49,7 @@ std::string SpecClient::receive_ack(Bytes* raw, uint16_t* status, HelloAck* ack,
   bad = get_header(raw->data(), raw->size(), &h);
   if (!bad.empty()) return "HELLO_ACK: " + bad;
   if (h.kind != kKindControl || h.code != kCodeHelloAck) return "not a HELLO_ACK";
-  // wire §5.1: the values every ACK carries.
+  // docs/wire.md §5.1: the values every ACK carries.
   if (h.flags != 0 || h.payload_len != kAckSize || h.item_count != 1 || h.message_id != 0 ||
       raw->size() != kHeaderSize + kAckSize) {
     return "HELLO_ACK header fields differ from wire §5.1";
@@ -66,7 +66,7 @@ std::string SpecClient::handshake(const Hello& hello, HelloAck* out) {
   bad = receive_ack(&raw, &status, &a);
   if (!bad.empty()) return bad;
   if (status != kStatusOk) return "handshake rejected, status " + std::to_string(status);
-  // wire §5.8 and the negotiation matrix §5.6, as far as a client can see it.
+  // docs/wire.md §5.8 and the negotiation matrix §5.6, as far as a client can see it.
   if (a.layout_version != 1 || a.flags != 0) return "ACK layout_version/flags";
   if (a.packet_size <= kHeaderSize || a.packet_size > hello.packet_size) {
     return "ACK packet size is not min(client, server) > 32";
@@ -87,7 +87,7 @@ std::string SpecClient::handshake(const Hello& hello, HelloAck* out) {
   link_.set_inbound_limits(a.max_response_payload, a.max_response_items);
   if (out != nullptr) *out = a;
   if ((a.selected & kProfilesShm) != 0) {
-    // transports B.5: the server created the region before this ACK.
+    // docs/shm.md B.5: the server created the region before this ACK.
     std::string problem;
     shm_region_ = ShmRegion::attach(run_dir_, shm_region_name(service_, a.session_id),
                                     attach_retry_ms_, &problem);

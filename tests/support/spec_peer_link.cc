@@ -1,5 +1,5 @@
 // Spec peer, part 2: UdsLink, logical messages over one SEQPACKET socket
-// with chunking (wire §4) and the receive checks of wire §4.3 and §7.
+// with chunking (docs/wire.md §4) and the receive checks of docs/wire.md §4.3 and §7.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -93,7 +93,7 @@ std::vector<Bytes> packetize(Header h, const Bytes& payload, uint32_t packet_siz
   uint64_t off = 0;
   for (uint32_t k = 0; k < count; ++k) {
     const uint64_t take = std::min(body, total - off);
-    if (k > 0) {  // continuation header, wire §4.1 table
+    if (k > 0) {  // continuation header, docs/wire.md §4.1 table
       Bytes c(kHeaderSize, 0);
       wr32(c.data() + 0, kChunkMagic);
       wr16(c.data() + 4, 1);
@@ -116,7 +116,7 @@ std::string UdsLink::send(Header h, const Bytes& payload) {
 }
 
 std::string UdsLink::send_packets(const std::vector<Bytes>& packets) {
-  for (const Bytes& packet : packets) {  // back to back (wire §4.2 rule 4)
+  for (const Bytes& packet : packets) {  // back to back (docs/wire.md §4.2 rule 4)
     std::string bad = send_packet(packet);
     if (!bad.empty()) return bad;
   }
@@ -163,7 +163,7 @@ std::string UdsLink::receive(Message* out, int timeout_ms) {
   if (first > total) return "first packet longer than its message";
   out->payload.assign(pkt.begin() + kHeaderSize, pkt.end());
   if (first == total) return "";
-  // Chunked (wire §4.3 rule 3).
+  // Chunked (docs/wire.md §4.3 rule 3).
   const uint64_t p = packet_size_;
   const uint64_t body = p - kHeaderSize;
   if (pkt.size() != p) return "first packet of a chunked message is not packet_size bytes";

@@ -1,5 +1,5 @@
-// Spec peer, part 3: SpecServer. The server handshake of wire §5.5, the
-// SHM region preparation of transports B.4, and the INCREMENT /
+// Spec peer, part 3: SpecServer. The server handshake of docs/wire.md §5.5, the
+// SHM region preparation of docs/shm.md B.4, and the INCREMENT /
 // STRING_REVERSE / CGROUPS_SNAPSHOT handlers, with switchable misbehaviours
 // for negative tests.
 #include <poll.h>
@@ -102,7 +102,7 @@ void SpecServer::serve(int fd, uint64_t session_id) {
   HelloAck ack;
   std::unique_ptr<ShmRegion> region;  // unlinked when this session ends (B.11)
   if (!bad.empty()) {
-    // wire §5.5 step 1: a HELLO from another header version gets INCOMPATIBLE.
+    // docs/wire.md §5.5 step 1: a HELLO from another header version gets INCOMPATIBLE.
     const uint8_t* p = pkt.data();
     if (pkt.size() >= kHeaderSize && rd32(p) == kMsgMagic && rd16(p + 6) == kHeaderSize &&
         rd16(p + 8) == kKindControl && rd16(p + 12) == kCodeHello) {
@@ -158,7 +158,7 @@ std::unique_ptr<ShmRegion> SpecServer::prepare_shm(Policy policy, const Hello& h
   auto region =
       ShmRegion::create(run_dir_, shm_region_name(service_, session_id), layout, &problem);
   if (region == nullptr) {
-    // B.4.7: no SHM for this accept; negotiate the baseline instead.
+    // B.4: no SHM for this accept; negotiate the baseline instead.
     {
       std::lock_guard<std::mutex> lock(mu_);
       log_.region_errors.push_back(problem);
@@ -185,7 +185,7 @@ void SpecServer::serve_requests(SpecLink* link, UdsLink* uds, const HelloAck& ac
     if (bad == kPeerClosed || bad == kAborted) return;
     if (!bad.empty() || req.header.kind != kKindRequest) {
       violation("request: " + (bad.empty() ? std::string("kind is not REQUEST") : bad));
-      return;  // the session ends (wire §7.6)
+      return;  // the session ends (docs/wire.md §7.6)
     }
     const Header& h = req.header;
     if (h.status != 0) violation("request transport_status not 0");

@@ -1,5 +1,5 @@
 // Spec peer, part 5: the Linux SHM data plane, written from the byte table
-// and rules of shared/spec/netipc-posix-transports.md Part B only: B.1
+// and rules of docs/shm.md only: B.1
 // naming, B.2 layout, B.4 create, B.5 attach, B.6 publication, B.7
 // consumption, B.10 liveness, B.11 teardown. Control words are accessed
 // with the compiler's __atomic builtins on the mapped memory; waiting is
@@ -53,7 +53,7 @@ bool fd_readable(int fd) {
   return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
-// B.10.1: zero-timeout poll for POLLIN|POLLHUP|POLLERR|POLLRDHUP, plus a
+// B.10: zero-timeout poll for POLLIN|POLLHUP|POLLERR|POLLRDHUP, plus a
 // MSG_PEEK|MSG_DONTWAIT receive returning 0.
 bool socket_gone(int fd) {
   if (fd < 0) return false;
@@ -255,8 +255,8 @@ ShmLink::ShmLink(const ShmRegion* region, Side side) : base_(region->base()), si
   rx_seq_off_ = client ? kShmOffRespSeq : kShmOffReqSeq;
   rx_len_off_ = client ? kShmOffRespLen : kShmOffReqLen;
   rx_sig_off_ = client ? kShmOffRespSignal : kShmOffReqSignal;
-  // B.5.4: a client starts its local counters from the region's current
-  // values. A server starts at 0 (B.8.1): its region is fresh, and a
+  // B.5: a client starts its local counters from the region's current
+  // values. A server starts at 0 (B.8): its region is fresh, and a
   // request published before this link existed is still its first.
   if (client) {
     tx_seq_ = region->load64(tx_seq_off_);
@@ -273,7 +273,7 @@ std::string ShmLink::send(Header h, const Bytes& payload) {
 }
 
 std::string ShmLink::send_raw(const Bytes& message) {
-  // B.6 step 1; B.8.2: exactly one message in flight per direction.
+  // B.6 step 1; B.8: exactly one message in flight per direction.
   if (message.empty()) return "SHM publish: empty message (parameter error)";
   if (message.size() > tx_cap_) return "SHM publish: MSG_TOO_LARGE";
   if (side_ == Side::kClient && tx_seq_ != rx_seq_) {

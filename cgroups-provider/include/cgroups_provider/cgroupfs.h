@@ -1,5 +1,5 @@
 // Where the cgroup hierarchies live and which version the host runs, the way
-// Netdata's cgroups.plugin decides it (reference §2.2).
+// Netdata's cgroups.plugin decides it (docs/provider-scanner.md).
 //
 // Version (mode kAuto): statfs(<host_prefix>/sys/fs/cgroup) -> cgroup2 magic
 // means v2; tmpfs means v1 (a "hybrid" host, tmpfs with v1 controllers plus

@@ -1,7 +1,7 @@
 // How Netdata's cgroups.plugin turns a cgroup id (its path relative to the
-// hierarchy's base, "/" for the root) into chart ids and names. These are
-// the rules of shared/reference/netdata-cgroups-ebpf.md §2.3, §2.4.2 and
-// §2.6, written from that description.
+// hierarchy's base, "/" for the root) into chart ids and names, and the
+// rename script's fallback name (docs/provider-scanner.md), written from a
+// description of Netdata's behaviour.
 //
 // All functions are pure and allocate only their result.
 #pragma once
@@ -23,8 +23,8 @@ namespace netipc::cgroups_provider {
 //    `/`; everything else (including `/ . - : ! # ( ) [ ]`) is kept;
 //  - then a leading `!` becomes `_`, every space becomes `_`, and a result
 //    made only of `_` becomes empty.
-// Note: the reference says invalid bytes are "hex-encoded" without giving
-// the exact form; `\xHH` is this project's choice. Real cgroup ids are ASCII.
+// Note: Netdata's exact form for an invalid byte is not reproduced; `\xHH`
+// is this project's choice. Real cgroup ids are ASCII.
 std::string sanitize_chart_text(std::string_view text);
 
 // Netdata's intermediate id: one leading `/` dropped unless the id is

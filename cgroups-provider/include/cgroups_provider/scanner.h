@@ -1,6 +1,6 @@
 // The cgroupfs scanner: discovers cgroups the way Netdata's cgroups.plugin
-// does (shared/reference/netdata-cgroups-ebpf.md §2) and turns them into
-// cgroups-snapshot items (§1.3), for a provider that runs without Netdata.
+// does (docs/provider-scanner.md) and turns them into cgroups-snapshot
+// items (docs/codecs.md §2.2), for a provider that runs without Netdata.
 //
 // What it reproduces: v1/v2 detection and base paths, the walk with the
 // search pattern, depth and count limits, id sanitizing, systemd service
@@ -29,7 +29,7 @@
 
 namespace netipc::cgroups_provider {
 
-// Netdata's defaults of [plugin:cgroups] (reference §2.5).
+// Netdata's defaults of [plugin:cgroups] (docs/provider-scanner.md).
 extern const char* const kDefaultEnablePattern;           // enable by default cgroups matching
 extern const char* const kDefaultEnableNamesPattern;      // ... cgroups names matching
 extern const char* const kDefaultSearchPattern;           // search for cgroups in subpaths matching
@@ -46,8 +46,9 @@ struct CgroupPatterns {
   std::string systemd_services = kDefaultSystemdServicesPattern;
 };
 
-// The script-less naming of one cgroup id (reference §2.4 without step 1's
-// k8s checks and with §2.6's fallback in place of the rename script).
+// The script-less naming of one cgroup id: Netdata's first-time naming
+// without its k8s checks, with the rename script's fallback name in place
+// of the script (docs/provider-scanner.md).
 struct CgroupIdentity {
   std::string chart_id;
   std::string name;      // "systemd_" or "cgroup_" + chart_id

@@ -116,7 +116,7 @@ class Consumer {
   bool systemd_enabled() const noexcept { return table_.systemd_enabled(); }
   bool send_cgroup_charts() const { return table_.view()->send_cgroup_charts(); }
 
-  // Cache status (spec 3.3) and the Level-2 counters as of the last
+  // Cache status (docs/levels.md §3.3) and the Level-2 counters as of the last
   // refresh; any thread.
   CacheStatus status() const noexcept { return store_->status(); }
   ClientStatus client_status() const;

@@ -2,7 +2,7 @@
 // each with the PIDs currently in it, rebuilt from a cache Snapshot every
 // refresh (30 s in Netdata) and read by the collection threads every second.
 //
-// Legacy semantics kept (reference §1.6, §3.8):
+// Legacy semantics kept (docs/cache.md, "The target table"):
 // - only enabled items become targets; a target is identified by (hash, name);
 // - `systemd` is option bit 0x2 (kCgroupOptSystemdService);
 // - PIDs come from the item's `path`, its cgroup.procs file;
@@ -11,7 +11,7 @@
 //   "send cgroup charts" signal;
 // - integration_active (snapshot has items) and systemd_enabled are published
 //   with release stores after the targets, and read with acquire loads.
-// Legacy flaws dropped (reference §1.7, §7):
+// Legacy flaws dropped (same section):
 // - find-or-add is a hash lookup, not a list scan; PID sets are sorted
 //   arrays diffed by a merge, not O(P^2) list searches;
 // - a cgroup that left the snapshot is removed in the same pass (listed in

@@ -1,6 +1,6 @@
 // Level-1 batch framing: a directory of {offset, length} entries followed by
 // the packed item area, items at 8-byte aligned offsets, tail padded to 8.
-// See shared/spec/netipc-wire.md §3.
+// See docs/wire.md §3.
 #pragma once
 
 #include <cstdint>

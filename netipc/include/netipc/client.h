@@ -1,5 +1,5 @@
 // Client: the blocking Level-2 client of one NetIPC endpoint (one
-// {run_dir, service}, one method). shared/spec/netipc-levels.md Part 1;
+// {run_dir, service}, one method). docs/levels.md Part 1;
 // integrator guide: docs/client.md.
 //
 // What it does for the caller:
@@ -56,10 +56,10 @@ class Client {
   // The config with its defaults resolved.
   const ClientConfig& config() const;
 
-  // Spec §1.3: connects from DISCONNECTED / NOT_FOUND, reconnects from
+  // docs/levels.md §1.3: connects from DISCONNECTED / NOT_FOUND, reconnects from
   // BROKEN, does nothing in READY and the sticky states. Returns whether
   // the state changed. The connect is bounded by connect_timeout_ms. A
-  // pending abort is ignored (spec §1.8.3), but abort() interrupts a
+  // pending abort is ignored (docs/levels.md §1.8.3), but abort() interrupts a
   // refresh already waiting for HELLO_ACK.
   bool refresh();
 
@@ -88,7 +88,7 @@ class Client {
   // config.max_request_batch_items (kLimitExceeded); empty -> kInvalidArgument.
   Result<wire::BatchView> call_batch(const std::vector<ByteSpan>& items, int timeout_ms = 0);
 
-  // Spec §1.8.3: sets a sticky flag and wakes a blocked call, which returns
+  // docs/levels.md §1.8.3: sets a sticky flag and wakes a blocked call, which returns
   // kAborted and leaves the state BROKEN. While the flag is set every call
   // fails with kAborted without I/O (tearing down a READY session). Any
   // thread.

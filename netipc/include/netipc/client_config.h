@@ -1,4 +1,4 @@
-// Configuration of a Level-2 client context (shared/spec/netipc-levels.md
+// Configuration of a Level-2 client context (docs/levels.md
 // §1.1). A plain struct: every zero value means the documented default.
 #pragma once
 
@@ -24,7 +24,7 @@ struct ClientConfig {
   int connect_timeout_ms = 0;  // <= 0 -> 5000; bounds the wait for HELLO_ACK
 };
 
-// Named defaults (spec §1.1, §1.8; wire spec §1).
+// Named defaults (docs/levels.md §1.1, §1.8; docs/wire.md §1).
 inline constexpr uint32_t kClientDefaultRequestPayload = 1024;
 inline constexpr uint32_t kClientDefaultBatchItems = 1;
 inline constexpr uint32_t kClientDefaultResponsePayload = 65536;

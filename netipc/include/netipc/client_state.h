@@ -1,5 +1,5 @@
 // The connection state of a Level-2 client context and the status snapshot
-// it reports (shared/spec/netipc-levels.md §1.2 and §1.8.4). Shared by the
+// it reports (docs/levels.md §1.2 and §1.8.4). Shared by the
 // blocking Client, the libuv AsyncClient and the snapshot cache.
 #pragma once
 

@@ -2,7 +2,7 @@
 // serves one method; batches are split into items, each handled in order,
 // and the answers collected into a batch response; the outcome maps to a
 // transport status and says whether the session continues
-// (shared/spec/netipc-levels.md §2.4).
+// (docs/levels.md §2.4).
 //
 // Handlers are called concurrently from the loop thread (socket sessions)
 // and from shared-memory waiter threads: they must be thread-safe, and

@@ -1,6 +1,6 @@
 // The NetIPC v1 handshake as pure functions: no I/O, so every row of the
 // negotiation matrix and every rejection rule is testable byte for byte.
-// See shared/spec/netipc-wire.md §5.
+// See docs/wire.md §5.
 //
 // Deliberate, wire-compatible deviations from upstream (docs/wire.md):
 //  - the auth token is checked before the profile intersection, so an

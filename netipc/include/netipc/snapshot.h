@@ -140,7 +140,7 @@ class Snapshot {
 //   kLimitExceeded  Options::max_bytes, or the format limits (2^32-1 items,
 //                   32 GiB of records) would be exceeded
 //   kInvalidArgument  add()/finish() after finish()
-// A failure to allocate the index alone is not an error (spec 3.2 rule 5):
+// A failure to allocate the index alone is not an error (docs/levels.md §3.2 rule 5):
 // the snapshot is returned without one and find() scans.
 class SnapshotBuilder {
  public:

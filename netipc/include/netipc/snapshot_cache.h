@@ -2,7 +2,7 @@
 // Part 3). It holds the current immutable Snapshot, lets any thread look items
 // up through a cheap ReadGuard, replaces the snapshot atomically on publish(),
 // frees a replaced snapshot only after every reader that could see it has
-// left, and keeps the status block of spec 3.3.
+// left, and keeps the status block of docs/levels.md §3.3.
 //
 // The refresh logic (Level-2 call, decode, SnapshotBuilder) lives elsewhere
 // and calls only publish(), record_failure() and set_connection_state().
@@ -96,7 +96,7 @@
 
 namespace netipc {
 
-// Spec 3.3 status plus the failure bookkeeping a refresh loop needs.
+// docs/levels.md §3.3 status plus the failure bookkeeping a refresh loop needs.
 struct CacheStatus {
   bool populated = false;        // a snapshot is cached (a refresh succeeded)
   bool systemd_enabled = false;  // of the cached snapshot
@@ -133,10 +133,10 @@ class SnapshotStore {
   // of consecutive failures (1, 2, ...) so the caller can rate-limit its logs.
   uint64_t record_failure(const Error& why) noexcept;
 
-  // Stores the Level-2 client state (spec 1.2) for status(); no other effect.
+  // Stores the Level-2 client state (docs/levels.md §1.2) for status(); no other effect.
   void set_connection_state(ClientState state) noexcept;
 
-  // Drops the current snapshot (spec 3.1 close): populated = false, and
+  // Drops the current snapshot (docs/levels.md §3.1 close): populated = false, and
   // waits until every replaced snapshot is freed. Counters are kept.
   // Errors as publish().
   Status clear();
@@ -150,7 +150,7 @@ class SnapshotStore {
 
   // A consistent copy of the status block; any thread, never blocks.
   CacheStatus status() const noexcept;
-  // True once a snapshot is cached (spec 3.1 ready()).
+  // True once a snapshot is cached (docs/levels.md §3.1 ready()).
   bool ready() const noexcept;
 
   // A counted reference to the current snapshot (null if none) for work too
@@ -221,13 +221,13 @@ class ReadGuard {
   uint64_t generation() const noexcept { return snap_ != nullptr ? snap_->generation() : 0; }
   size_t item_count() const noexcept { return snap_ != nullptr ? snap_->item_count() : 0; }
 
-  // Spec 3.2 get(): the earliest item with this exact (hash, name), or null
+  // docs/levels.md §3.2 get(): the earliest item with this exact (hash, name), or null
   // (also on an empty store). Valid until this guard is destroyed.
   const CgroupItemView* find(uint32_t hash, std::string_view name) const noexcept {
     return snap_ != nullptr ? snap_->find(hash, name) : nullptr;
   }
 
-  // Spec 3.2 dup(): an owned copy of `view` that outlives the guard. The
+  // docs/levels.md §3.2 dup(): an owned copy of `view` that outlives the guard. The
   // first form reuses `out`'s string capacity (no allocation once warm).
   // kInvalidArgument if `view` is not an item of the pinned snapshot,
   // kNoMemory if a string cannot be allocated.

@@ -1,4 +1,4 @@
-// SnapshotCache: the Level-3 cgroups cache (shared/spec/netipc-levels.md
+// SnapshotCache: the Level-3 cgroups cache (docs/levels.md
 // Part 3): a blocking Level-2 client of the cgroups-snapshot service plus a
 // SnapshotStore that readers on any thread look items up in.
 // Integrator guide: docs/cache.md, docs/consumer.md.
@@ -13,7 +13,7 @@
 // session, so the next refresh reconnects: our deliberate difference from
 // upstream, which keeps such a session READY.
 //
-// Failure matrix (spec 3.4, with that one difference):
+// Failure matrix (docs/levels.md §3.4, with that one difference):
 //   refresh succeeds              snapshot replaced atomically, session READY
 //   call fails on a READY session previous kept; client retried once; BROKEN
 //   no provider                   previous (or empty) kept; NOT_FOUND; next refresh retries
@@ -76,7 +76,7 @@ class SnapshotCache {
   SnapshotCache(const SnapshotCache&) = delete;
   SnapshotCache& operator=(const SnapshotCache&) = delete;
 
-  // One refresh (spec 3.1 step 2). `timeout_ms` bounds each call attempt
+  // One refresh (docs/levels.md §3.1 step 2). `timeout_ms` bounds each call attempt
   // (<= 0: config.call_timeout_ms, default 30000); the connect is bounded by
   // config.connect_timeout_ms. Returns OK when a new snapshot was published,
   // else the error of the call, the decode or the build (the previous
@@ -93,7 +93,7 @@ class SnapshotCache {
   std::shared_ptr<const Snapshot> acquire() const { return store_->acquire(); }
   const std::shared_ptr<SnapshotStore>& store() const noexcept { return store_; }
 
-  // Spec 3.3: populated, items, generation, counters, last success time,
+  // docs/levels.md §3.3: populated, items, generation, counters, last success time,
   // and the client state as of the end of the last refresh. Any thread.
   CacheStatus status() const noexcept { return store_->status(); }
   bool ready() const noexcept { return store_->ready(); }
@@ -113,7 +113,7 @@ class SnapshotCache {
   // refresh tries again with the same configuration (e.g. after the
   // provider was upgraded). Drops the session; the snapshot is kept.
   void reset_connection();
-  // Spec 3.1 close(): drops the session and the snapshot (ready() becomes
+  // docs/levels.md §3.1 close(): drops the session and the snapshot (ready() becomes
   // false). Counters are kept. kInvalidArgument if the calling thread holds
   // a ReadGuard on this cache.
   Status close();

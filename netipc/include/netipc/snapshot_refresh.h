@@ -1,4 +1,4 @@
-// The transport-free half of a Level-3 refresh (shared/spec/netipc-levels.md
+// The transport-free half of a Level-3 refresh (docs/levels.md
 // §3.1 steps 3-5), shared by the blocking SnapshotCache
 // (snapshot_cache_client.h) and the libuv Refresher (uv/refresher.h):
 // turning the decoded views of a CGROUPS_SNAPSHOT response into an immutable

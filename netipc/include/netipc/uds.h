@@ -1,6 +1,6 @@
 // Unix SOCK_SEQPACKET endpoints: naming, the listener (run-directory safety
 // checks, owner-only socket, stale-socket recovery, peer credential check)
-// and the client connect. See shared/spec/netipc-posix-transports.md Part A.
+// and the client connect. See docs/transport.md A.1-A.4.
 #pragma once
 
 #include <sys/types.h>
@@ -33,9 +33,9 @@ uint32_t auto_packet_size(int fd);
 // packet size already agreed is unchanged). With the default SO_SNDBUF a
 // multi-packet message moves one packet at a time: the sender may queue the
 // next packet only after the receiver has copied the previous one out, so
-// the two copies never overlap. For a 100k-item snapshot (~80 packets)
-// took the fetch from 17-19 ms to 11-12 ms (p50) on the shared 2-core test
-// machine (netipc-bench snapshot-large).
+// the two copies never overlap. With 4 packets in flight a 100k-item
+// snapshot (~80 packets) is fetched in 11-12 ms instead of 17-19 ms (p50,
+// netipc-bench snapshot-large on a shared 2-core machine).
 void allow_packets_in_flight(int fd, uint32_t packet_size, uint32_t packets);
 
 struct ListenerOptions {
@@ -78,8 +78,9 @@ class UdsListener {
   std::vector<uid_t> allowed_;
 };
 
-// Connects to {run_dir}/{service}.sock. Any connect failure is kNotFound
-// (with its errno); a full backlog is kNotReady. The fd is non-blocking and
+// Connects to {run_dir}/{service}.sock. A connect failure is kNotFound
+// (with its errno), except EACCES/EPERM (kPermission) and a full backlog
+// (kNotReady). The fd is non-blocking and
 // close-on-exec: callers poll.
 Result<UniqueFd> uds_connect(const std::string& run_dir, const std::string& service);
 

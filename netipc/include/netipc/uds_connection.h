@@ -1,6 +1,6 @@
 // UdsConnection: logical NetIPC messages over one connected SEQPACKET
 // socket: chunking on send, validated reassembly on receive
-// (shared/spec/netipc-wire.md §4 and §7), in a blocking face (poll with a
+// (docs/wire.md §4 and §7), in a blocking face (poll with a
 // monotonic deadline and an abort fd) and a non-blocking face for event
 // loops. Single owner: not thread-safe; one message is sent at a time and
 // all its packets go out back to back.

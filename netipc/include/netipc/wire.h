@@ -1,6 +1,6 @@
 // NetIPC v1 wire format: constants, the 32-byte outer header, the 32-byte
 // chunk continuation header, HELLO and HELLO_ACK. Pure bytes, no I/O.
-// Normative source: shared/spec/netipc-wire.md. Host byte order.
+// Normative source: docs/wire.md. Host byte order.
 #pragma once
 
 #include <cstddef>

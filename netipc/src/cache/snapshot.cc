@@ -239,7 +239,7 @@ bool Snapshot::fill_index(bool bounded, SnapshotIndexStats* stats) noexcept {
 
 void Snapshot::build_index(size_t slot_count) noexcept {
   slots_ = static_cast<Slot*>(std::malloc(slot_count * sizeof(Slot)));
-  if (slots_ == nullptr) {  // no index: find() scans (spec 3.2 rule 5)
+  if (slots_ == nullptr) {  // no index: find() scans (docs/levels.md §3.2 rule 5)
     stats_ = SnapshotIndexStats{};
     stats_.indexed_items = item_count_;
     return;

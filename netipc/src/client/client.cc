@@ -108,7 +108,7 @@ bool Client::refresh() {
   const ClientState before = d.policy.state();
   const Step step = d.policy.start_refresh();
   if (step == Step::kConnect) {
-    // Spec §1.8.3: refresh does not look at a pending abort; an abort
+    // docs/levels.md §1.8.3: refresh does not look at a pending abort; an abort
     // raised while it waits still interrupts it.
     const int abort_fd = d.abort.aborted() ? -1 : d.abort.fd();
     (void)d.run(step, ByteSpan(), 1, 0, nullptr, abort_fd);
@@ -133,7 +133,7 @@ Result<wire::BatchView> Client::call_batch(const std::vector<ByteSpan>& items, i
   if (items.size() > UINT32_MAX) return make_error(Errc::kLimitExceeded, "call_batch: items");
   const auto n = static_cast<uint32_t>(items.size());
   if (n == 1) {
-    // Wire §3.1: a one-item call travels as a plain message. Its answer is
+    // docs/wire.md §3.1: a one-item call travels as a plain message. Its answer is
     // re-framed as a one-entry batch so callers see one shape.
     auto r = call(items[0], 1, timeout_ms);
     if (!r.ok()) return r.error();

@@ -2,7 +2,7 @@
 //
 // The blocking Client and the libuv AsyncClient perform the I/O; this class
 // tells them what to do next and keeps the state, the counters and the
-// learned sizes (shared/spec/netipc-levels.md §1.2-§1.8). Keeping the
+// learned sizes (docs/levels.md §1.2-§1.8). Keeping the
 // decisions here, pure, means both faces behave identically and every rule
 // is testable without a socket.
 //
@@ -51,7 +51,7 @@ enum class AttemptFailure : uint8_t {
 AttemptFailure classify_attempt_error(Errc code) noexcept;
 
 // Whether a failed connect was an SHM attach failure after an OK HELLO_ACK
-// that selected SHM (§1.3 step 4, transports B.5). See client_policy.cc for
+// that selected SHM (§1.3 step 4, docs/shm.md B.5). See client_policy.cc for
 // the codes recognised until ClientSession reports this distinctly.
 bool is_shm_attach_failure(const Error& connect_error) noexcept;
 
@@ -82,7 +82,7 @@ class ClientPolicy {
   // connected yet), kAttempt or kFail (sticky state, abort, bad arguments).
   Step start_call(size_t payload_size, uint32_t item_count, bool abort_pending);
   // The id of the request to send now: successful calls + 1, so a retried
-  // request reuses its id (wire §2.6).
+  // request reuses its id (docs/wire.md §2.6).
   uint64_t message_id() const { return call_count_ + 1; }
   // The per-attempt deadline budget of this call in ms (0 -> config).
   int timeout_ms(int requested) const;

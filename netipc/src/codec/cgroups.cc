@@ -18,7 +18,7 @@ struct Entry {
   uint64_t length;
 };
 
-// Spec §2.4 rule 4, shared by parse() and item().
+// docs/codecs.md §2.4 rule 4, shared by parse() and item().
 Status check_entry(const Entry& e, uint64_t packed_len) noexcept {
   if (e.offset % 8 != 0) return make_error(Errc::kBadAlignment, "cgroups snapshot directory");
   if (e.offset + e.length > packed_len) {
@@ -30,7 +30,7 @@ Status check_entry(const Entry& e, uint64_t packed_len) noexcept {
   return ok_status();
 }
 
-// Spec §2.5 rules 3 and 4 for one string field; 64-bit arithmetic throughout.
+// docs/codecs.md §2.5 rules 3 and 4 for one string field; 64-bit arithmetic throughout.
 Status check_string(const uint8_t* item, uint64_t item_len, uint64_t off, uint64_t len,
                     const char* what) noexcept {
   if (off < kCgroupItemFixedLen || off + len + 1 > item_len) {

@@ -10,7 +10,7 @@
 namespace netipc::detail {
 
 // Checks a message taken from an SHM area (len bytes at data) like a socket
-// message (wire §7): a decodable header, len == 32 + payload_len, and the
+// message (docs/wire.md §7): a decodable header, len == 32 + payload_len, and the
 // directional limits. kLimitExceeded when over the limits.
 Result<Message> validate_shm_message(const uint8_t* data, uint32_t len, const Limits& limits);
 

@@ -31,7 +31,7 @@ void AsyncClient::Impl::handle_closed() {
 
 void AsyncClient::Impl::begin_close() {
   closing = true;
-  policy.reset();  // spec §1.8.5: a closed context is DISCONNECTED
+  policy.reset();  // docs/levels.md §1.8.5: a closed context is DISCONNECTED
   uv_timer_stop(&timer);
   drop_slot();
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Impl::on_timer_closed);

@@ -90,7 +90,7 @@ bool AsyncClient::Impl::read_ack(Step* next) {
   if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return true;
   uv_timer_stop(&timer);
   if (n <= 0) {
-    // Servers close without an ACK for malformed HELLOs (wire §5.7).
+    // Servers close without an ACK for malformed HELLOs (docs/wire.md §5.7).
     *next = policy.on_connect_failed(
         make_error(Errc::kBadEnvelope, "handshake: server closed without HELLO_ACK", err));
     return false;

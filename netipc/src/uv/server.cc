@@ -87,7 +87,7 @@ Status ServerImpl::start() {
   if ((config_.supported_profiles & wire::kProfileShmMask) != 0) {
     run_dir_fd_.reset(::open(config_.run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!run_dir_fd_) return make_error(Errc::kUnsafeRunDir, "open run dir", errno);
-    // Regions left by dead owners go before we listen (transports B.12).
+    // Regions left by dead owners go before we listen (docs/shm.md B.12).
     shm::CleanupStats cs;
     Status cleaned = shm::cleanup_stale_regions(run_dir_fd_.get(), config_.service, &cs);
     if (!cleaned.ok()) return cleaned;

@@ -22,7 +22,7 @@ using namespace snapshot_test;  // NOLINT
 using test::TempDir;
 namespace sp = spec_peer;
 
-// The spec's own vector snapshot (codec §2.6).
+// The vector snapshot of docs/codecs.md §2.6.
 sp::Snapshot spec_snapshot() {
   sp::Snapshot s;
   s.systemd_enabled = 1;

@@ -1,7 +1,7 @@
 // The blocking Level-2 client's payload sizes against a scripted server:
 // response and request ceilings learned by growing (invisible to the
-// caller, bounded in attempts; shared/spec/netipc-levels.md §2.2 and Part-1
-// test 4), and chunked messages both ways.
+// caller, bounded in attempts; docs/levels.md §1.5, §1.7 and §2.2), and
+// chunked messages both ways.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -39,8 +39,9 @@ TEST_F(ClientTest, ResponseGrowthUntilTheHintIsLargeEnoughIsInvisible) {
   EXPECT_EQ(server->ack_response_ceilings().back(), kNeed);
 }
 
-// Spec Part-1 test 4: a server whose response ceiling starts at 1024 and
-// doubles after each overflow (server learned size, spec §2.2).
+// A server whose response ceiling starts at 1024 and doubles after each
+// overflow (server learned size, docs/levels.md §2.2), for the overflow loop
+// of docs/levels.md §1.5.
 struct GrowingServer {
   std::atomic<uint32_t> ceiling{1024};
   uint32_t need = 0;

@@ -1,7 +1,7 @@
 // The blocking Level-2 client's connection lifecycle against real sockets and
 // a scripted server thread (or a server process, where a kill is the point):
 // creation and config defaults, finding a server, sticky states, reconnects,
-// the one retry, timeouts and abort (shared/spec/netipc-levels.md Part 1).
+// the one retry, timeouts and abort (docs/levels.md Part 1).
 // Payload growth is in client_growth_test.cc, batches in client_batch_test.cc,
 // the allocation check in client_allocation_test.cc, the spec peer in
 // client_spec_peer_test.cc.
@@ -334,7 +334,7 @@ TEST_F(ClientTest, AbortWhileIdleTearsDownTheNextCallsSession) {
   increment(c, 1, &err);
   EXPECT_EQ(err, Errc::kAborted);
   EXPECT_EQ(c.state(), ClientState::kBroken);
-  // refresh() ignores the flag (spec §1.8.3) and reconnects...
+  // refresh() ignores the flag (docs/levels.md §1.8.3) and reconnects...
   EXPECT_TRUE(c.refresh());
   EXPECT_EQ(c.state(), ClientState::kReady);
   // ...but calls still fail until clear_abort().

@@ -40,7 +40,7 @@ TEST_F(SpecServerTest, ProjectClientHelloMatchesSpecFieldByField) {
   expected.max_response_payload = 70000;
   expected.max_response_items = 17;
   expected.auth_token = kToken;
-  expected.packet_size = default_sndbuf() - 32;  // transports A.4.3: SO_SNDBUF - 32
+  expected.packet_size = default_sndbuf() - 32;  // docs/transport.md A.4 rule 3: SO_SNDBUF - 32
   EXPECT_EQ(sp::to_hex(log.hello_packets[0]), sp::to_hex(sp::hello_packet(expected)));
   expect_no_violations();
 }
@@ -117,7 +117,7 @@ TEST_F(SpecServerTest, ProjectClientBatchIncrementsFrom2To1000Items) {
     SCOPED_TRACE(n);
     const auto values = iota_values(n, n * 1000);
     const auto payload = project_batch(values);
-    ASSERT_EQ(payload.size(), 16 * n);  // codec §3 rule 4
+    ASSERT_EQ(payload.size(), 16 * n);  // docs/codecs.md §3 rule 4
     ASSERT_TRUE(c->send_request(1, id, ByteSpan(payload), static_cast<uint32_t>(n)).ok());
     auto m = c->receive_response(in_ms(5000));
     ASSERT_TRUE(m.ok()) << m.error().message();
@@ -149,7 +149,7 @@ TEST_F(SpecServerTest, ProjectClientChunksRequestsAndReassemblesChunkedResponses
   ASSERT_TRUE(view.ok());
   for (uint32_t i = 0; i < 625; ++i)
     EXPECT_EQ(load_u64(view->item(i).data), values[i] + 1);
-  // wire §4.2: B = 224, 1 + ceil((10000 - 224) / 224) = 45 packets, each
+  // docs/wire.md §4.2: B = 224, 1 + ceil((10000 - 224) / 224) = 45 packets, each
   // checked by the spec server's reassembly (every non-final packet 256 B).
   const auto log = server_->log();
   ASSERT_EQ(log.request_packets.size(), 1u);
@@ -327,7 +327,7 @@ TEST_F(SpecServerTest, ProjectClientTreatsCloseWithoutAckAsHandshakeFailure) {
   start(config);
   auto c = connect(proposal());
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.code(), Errc::kBadEnvelope);  // wire §5.7 rule 2: closed == BAD_ENVELOPE
+  EXPECT_EQ(c.code(), Errc::kBadEnvelope);  // docs/wire.md §5.7 rule 2: closed == BAD_ENVELOPE
 }
 
 TEST_F(SpecServerTest, ProjectClientDecodesSpecSnapshotLayout1) {

@@ -1,6 +1,6 @@
 // Forgeries, both directions: forged HELLO_ACKs and responses from the
-// spec server to the project client (wire §5.8, §2.2, §6.1, §7.2), and
-// forged chunk sequences (wire §4.3, §9.5) that the spec peer, the project
+// spec server to the project client (docs/wire.md §5.8, §2.2, §6.1, §7.2), and
+// forged chunk sequences (docs/wire.md §4.3, §9.5) that the spec peer, the project
 // client and both project servers must each reject.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -18,7 +18,7 @@ namespace {
 
 using namespace interop;  // NOLINT(google-build-using-namespace): test helpers
 
-// Forged HELLO_ACKs (wire §5.8): each is refused with its own error.
+// Forged HELLO_ACKs (docs/wire.md §5.8): each is refused with its own error.
 struct ForgedAck {
   const char* name;
   std::function<void(sp::Bytes*)> edit;
@@ -58,12 +58,12 @@ INSTANTIATE_TEST_SUITE_P(
                   Errc::kProtocol},
         ForgedAck{"TruncatedBody", [](sp::Bytes* b) { b->resize(60); }, Errc::kProtocol},
         ForgedAck{"BadMagic", [](sp::Bytes* b) { (*b)[0] ^= 0xFF; }, Errc::kProtocol},
-        // Not checked by upstream clients (wire §5.8 rule 4): accepted.
+        // Not checked by upstream clients (docs/wire.md §5.8 rule 4): accepted.
         ForgedAck{"NonZeroReservedIsIgnored", [](sp::Bytes* b) { sp::wr32(b->data() + 68, 9); },
                   Errc::kOk}),
     [](const ::testing::TestParamInfo<ForgedAck>& p) { return std::string(p.param.name); });
 
-// Forged responses (wire §2.2, §6.1, §7.2): what the project client makes of them.
+// Forged responses (docs/wire.md §2.2, §6.1, §7.2): what the project client makes of them.
 struct ForgedResponse {
   const char* name;
   std::function<void(sp::Message*)> edit;
@@ -107,7 +107,7 @@ INSTANTIATE_TEST_SUITE_P(
                        Errc::kProtocol}),
     [](const ::testing::TestParamInfo<ForgedResponse>& p) { return std::string(p.param.name); });
 
-// ---- Forged chunk sequences, both directions (wire §4.3, §9.5) ----
+// ---- Forged chunk sequences, both directions (docs/wire.md §4.3, §9.5) ----
 //
 // A 62-item INCREMENT batch is 992 bytes: at P = 256 that is five packets
 // (224 + 224 + 224 + 224 + 96 payload bytes). Each forgery edits them.
@@ -245,7 +245,7 @@ TEST_P(ProjectServerChunkForgeryTest, ProjectServerDropsSessionOnForgedChunkedRe
   std::get<0>(GetParam()).edit(&packets);
   // The server may hang up before the last packets: their send result is moot.
   (void)c->link().send_packets(packets);
-  // No response: the session ends (wire §4.3 rule 5, §7.6).
+  // No response: the session ends (docs/wire.md §4.3 rule 5, §7.6).
   EXPECT_EQ(c->link().wait_closed(5000), sp::kPeerClosed);
   EXPECT_EQ(server_->stop_and_count_dropped(), 1u);
 }

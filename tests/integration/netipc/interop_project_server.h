@@ -124,9 +124,9 @@ class Level1Server : public ProjectEndpoint {
           std::lock_guard<std::mutex> lock(mu_);
           receive_errors_.push_back(m.code());
         }
-        return;  // the session ends (wire §7.2, §7.6)
+        return;  // the session ends (docs/wire.md §7.2, §7.6)
       }
-      if (m->header.kind != static_cast<uint16_t>(wire::Kind::kRequest)) return;  // wire §6.1
+      if (m->header.kind != static_cast<uint16_t>(wire::Kind::kRequest)) return;  // docs/wire.md §6.1
       wire::Header h;
       h.kind = static_cast<uint16_t>(wire::Kind::kResponse);
       h.code = m->header.code;
@@ -142,7 +142,7 @@ class Level1Server : public ProjectEndpoint {
     }
   }
 
-  // Error responses: empty payload, item_count 1, flags 0 (wire §6.2).
+  // Error responses: empty payload, item_count 1, flags 0 (docs/wire.md §6.2).
   Status reply_status(UdsConnection& conn, const wire::Header& req, uint16_t status) {
     wire::Header h;
     h.kind = static_cast<uint16_t>(wire::Kind::kResponse);

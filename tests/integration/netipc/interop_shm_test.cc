@@ -1,4 +1,4 @@
-// Interoperability over the Linux SHM data plane (transports Part B), both
+// Interoperability over the Linux SHM data plane (docs/shm.md), both
 // directions, for SHM_HYBRID (offered 0x01|0x02) and SHM_FUTEX (offered
 // 0x01|0x04):
 //   - the spec client attaches to regions created by the project's
@@ -131,7 +131,7 @@ TEST_P(SpecClientToProjectShm, ProjectServerAnswersSingleAndBatchIncrementsOverS
       EXPECT_EQ(got[i], values[i] + 1);
     ++calls;
   }
-  // B.8.1: after n calls both sequence numbers equal n.
+  // B.8: after n calls both sequence numbers equal n.
   EXPECT_EQ(c->shm_region()->load64(sp::kShmOffReqSeq), calls);
   EXPECT_EQ(c->shm_region()->load64(sp::kShmOffRespSeq), calls);
   EXPECT_TRUE(c->link().last_packet_sizes().empty());  // nothing came over the socket
@@ -260,7 +260,7 @@ TEST_P(ProjectClientToSpecShm, HandshakeSelectsShmAndBothSidesAgree) {
   const sp::HelloAck ack = sp::read_ack(log.ack_packets[0].data() + sp::kHeaderSize);
   EXPECT_EQ(ack.selected, c->agreed().selected_profile);
   EXPECT_EQ(ack.session_id, c->agreed().session_id);
-  // The spec server's region (B.3.2 upstream sizing from its maxima) is
+  // The spec server's region (B.3 upstream sizing from its maxima) is
   // what the project client attached to.
   ASSERT_EQ(log.region_headers.size(), 1u);
   const sp::ShmLayout l = sp::shm_layout(32 + 65536, 32 + 65536);

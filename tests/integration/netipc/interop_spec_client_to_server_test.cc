@@ -169,7 +169,7 @@ TEST_P(ProjectServerTest, ProjectServerReassemblesChunkedRequestsAndChunksReplie
   ASSERT_EQ(c->increment_batch(values, &got), "");
   for (size_t i = 0; i < values.size(); ++i)
     ASSERT_EQ(got[i], values[i] + 1);
-  // wire §4.2: 45 packets, every non-final one exactly 256 bytes, the last
+  // docs/wire.md §4.2: 45 packets, every non-final one exactly 256 bytes, the last
   // 32 + (10000 - 44 * 224) = 176.
   std::vector<size_t> expected(44, 256);
   expected.push_back(176);
@@ -198,7 +198,7 @@ TEST_P(ProjectServerTest, ProjectServerServesAtMinimalPacketSize33) {
   auto c = client();
   ASSERT_NE(c, nullptr);
   sp::Hello h = hello(*c);
-  h.packet_size = 33;  // wire §9.6: 33 is accepted; one payload byte per packet
+  h.packet_size = 33;  // docs/wire.md §9.6: 33 is accepted; one payload byte per packet
   sp::HelloAck ack;
   ASSERT_EQ(c->handshake(h, &ack), "");
   ASSERT_EQ(ack.packet_size, 33u);
@@ -338,7 +338,7 @@ TEST_P(ProjectServerTest, ProjectServerAcceptsHelloWithZeroPayloadLenLikeUpstrea
   auto c = client();
   ASSERT_NE(c, nullptr);
   sp::Bytes pkt = sp::hello_packet(hello(*c));
-  sp::wr32(pkt.data() + 16, 0);  // wire §5.5 step 2: the body is read from the bytes
+  sp::wr32(pkt.data() + 16, 0);  // docs/wire.md §5.5 step 2: the body is read from the bytes
   ASSERT_EQ(c->link().send_packet(pkt), "");
   sp::Bytes raw;
   uint16_t status = 0xFFFF;
@@ -355,7 +355,7 @@ TEST_P(ProjectServerTest, ProjectServerNeverAcceptsHelloWithNonZeroReserved) {
   sp::Hello h = hello(*c);
   h.reserved = 1;
   ASSERT_EQ(c->send_hello(h), "");
-  // Upstream closes silently; a C++ server may send BAD_ENVELOPE first (wire §5.7).
+  // Upstream closes silently; a C++ server may send BAD_ENVELOPE first (docs/wire.md §5.7).
   sp::Bytes raw;
   const std::string got = c->link().receive_packet(&raw, 5000);
   if (got.empty()) {
@@ -382,7 +382,7 @@ TEST_P(ProjectServerTest, ProjectServerSnapshotDecodesWithSpecPeer) {
 
 TEST_P(ProjectServerTest, ProjectServerSnapshotMatchesCodecSpecVector) {
   sp::Snapshot s = sample_snapshot();
-  s.items.pop_back();  // exactly the codec §2.6 items
+  s.items.pop_back();  // exactly the docs/codecs.md §2.6 items
   start(project_policy(), sp::kMethodCgroupsSnapshot, s);
   auto c = client();
   ASSERT_NE(c, nullptr);

@@ -1,7 +1,8 @@
-// The spec peer checked against the spec itself: it reproduces every byte
-// vector of the specs (wire, codec, transports B.2), selects profiles by the
-// rule, chunks like the wire §4.2 example, and its client and server agree
-// over UDS and over SHM. Agreeing with it then means agreeing with the spec.
+// The spec peer checked against the documented protocol: it reproduces every
+// byte vector of docs/wire.md §8, docs/codecs.md and docs/shm.md B.2, selects
+// profiles by the rule, chunks like the docs/wire.md §4.2 example, and its
+// client and server agree over UDS and over SHM. Agreeing with it then means
+// agreeing with the documented protocol.
 // See docs/interop.md.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -102,7 +103,7 @@ TEST(SpecPeerSelfCheck, LinkChunksLikeTheWireSpecExample) {
   sp::Bytes payload(1000);
   for (size_t i = 0; i < payload.size(); ++i)
     payload[i] = static_cast<uint8_t>(i * 7);
-  ASSERT_EQ(a.send(h, payload), "");  // P = 256, L = 1000 (wire §4.2 example)
+  ASSERT_EQ(a.send(h, payload), "");  // P = 256, L = 1000 (docs/wire.md §4.2 example)
   std::vector<size_t> sizes;
   sp::Bytes second;
   for (int k = 0; k < 5; ++k) {
@@ -159,7 +160,7 @@ TEST(SpecPeerSelfCheck, SpecClientAndSpecServerAgree) {
   EXPECT_TRUE(server->log().violations.empty());
 }
 
-// transports A.4.3: with the raw SO_SNDBUF that upstream advertises on both
+// docs/transport.md A.4 rule 3: with the raw SO_SNDBUF that upstream advertises on both
 // ends, a message that needs chunking cannot be sent at all. This is why the
 // project advertises SO_SNDBUF - 32.
 TEST(SpecPeerSelfCheck, RawSndbufPacketSizeCannotCarryLargeMessages) {
@@ -184,7 +185,7 @@ TEST(SpecPeerSelfCheck, RawSndbufPacketSizeCannotCarryLargeMessages) {
   EXPECT_EQ(m.payload.size(), 300000u);
 }
 
-// ---- SHM (transports Part B) ----
+// ---- SHM (docs/shm.md) ----
 
 TEST(SpecPeerSelfCheck, ShmNamesLayoutAndHeaderReproduceTheSpecExample) {
   EXPECT_EQ(sp::shm_region_name("cgroups-snapshot", 1), "cgroups-snapshot-0000000000000001.ipcshm");
@@ -287,7 +288,7 @@ TEST(SpecPeerSelfCheck, ShmLinksCarryMessagesUpToTheCapacityAndNoMore) {
   for (uint64_t id = 1; id <= 3; ++id) {
     h.message_id = id;
     ASSERT_EQ(client.send(h, sp::Bytes(256 - 32, static_cast<uint8_t>(id))), "");
-    EXPECT_NE(client.send(h, sp::Bytes(8, 0)), "");  // B.8.2: one in flight
+    EXPECT_NE(client.send(h, sp::Bytes(8, 0)), "");  // B.8: one in flight
     ASSERT_EQ(server.receive(&m, 1000), "");
     EXPECT_EQ(m.header.message_id, id);
     EXPECT_EQ(m.payload, sp::Bytes(224, static_cast<uint8_t>(id)));
@@ -298,7 +299,7 @@ TEST(SpecPeerSelfCheck, ShmLinksCarryMessagesUpToTheCapacityAndNoMore) {
     ASSERT_EQ(client.receive(&m, 1000), "");
     EXPECT_EQ(m.payload.size(), 480u);
   }
-  EXPECT_EQ(region->load64(sp::kShmOffReqSeq), 3u);  // B.8.1
+  EXPECT_EQ(region->load64(sp::kShmOffReqSeq), 3u);  // B.8
   EXPECT_EQ(region->load64(sp::kShmOffRespSeq), 3u);
   EXPECT_EQ(region->load32(sp::kShmOffReqSignal), 3u);
   EXPECT_EQ(client.send(h, sp::Bytes(256 - 32 + 1, 0)), "SHM publish: MSG_TOO_LARGE");

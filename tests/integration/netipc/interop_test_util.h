@@ -64,7 +64,7 @@ inline std::vector<uint64_t> iota_values(size_t n, uint64_t from) {
   return v;
 }
 
-inline sp::Snapshot sample_snapshot() {  // codec §2.6 items plus long and empty strings
+inline sp::Snapshot sample_snapshot() {  // docs/codecs.md §2.6 items plus long and empty strings
   sp::Snapshot s;
   s.systemd_enabled = 1;
   s.generation = 999;
@@ -76,7 +76,7 @@ inline sp::Snapshot sample_snapshot() {  // codec §2.6 items plus long and empt
   return s;
 }
 
-// codec §2.6: the first three sample_snapshot() items, 266 bytes.
+// docs/codecs.md §2.6: the first three sample_snapshot() items, 266 bytes.
 inline constexpr const char* kSnapshotVector = codec_test::kCgroupsSnapshotSpecVectorHex;
 
 // The spec server on a private run directory, and the project client.

@@ -42,7 +42,7 @@ ByteSpan bytes_of(const uint64_t& v) {
   return ByteSpan(reinterpret_cast<const uint8_t*>(&v), 8);
 }
 
-// 1,000,000 by default (spec B tests, item 8); sanitizer builds default to
+// 1,000,000 by default (the data-plane check of docs/shm.md B.8); sanitizer builds default to
 // 100,000. NETIPC_SHM_ROUND_TRIPS overrides either.
 uint64_t million_round_trips() {
   if (const char* e = std::getenv("NETIPC_SHM_ROUND_TRIPS")) {
@@ -58,7 +58,7 @@ uint64_t million_round_trips() {
 
 // The liveness channel the session layer has in production: the Unix
 // socket stays open, idle, for the whole SHM session; its HUP means the
-// peer is gone (spec B.10).
+// peer is gone (docs/shm.md B.10).
 class Liveness {
  public:
   Liveness() { ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds_); }

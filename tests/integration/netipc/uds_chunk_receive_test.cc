@@ -1,4 +1,4 @@
-// The receiver rules of netipc-wire.md §4.3 (§9.5), each on its own: a raw
+// The receiver rules of docs/wire.md §4.3 (§9.5), each on its own: a raw
 // socket forges the packets of a 1000-byte message at packet size 256
 // (5 packets: 224 + 224 + 224 + 224 + 104 payload bytes) and a
 // UdsConnection must accept exactly the well-formed sequence.

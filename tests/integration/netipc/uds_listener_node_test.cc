@@ -1,5 +1,5 @@
-// What the listener finds at its socket path (netipc-posix-transports.md
-// A.2, with our deviation): a live server is ADDR_IN_USE, a dead socket is
+// What the listener finds at its socket path (docs/transport.md A.2,
+// with our deviation): a live server is ADDR_IN_USE, a dead socket is
 // reclaimed, and anything else (a regular file, a FIFO, a directory,
 // another program's stream or datagram socket) is left alone and refused
 // with a clear error. Also: connecting without permission says so.

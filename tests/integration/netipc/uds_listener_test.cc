@@ -1,4 +1,4 @@
-// UDS endpoints over real sockets (netipc-posix-transports.md A.1-A.4):
+// UDS endpoints over real sockets (docs/transport.md A.1-A.4):
 // naming, run-directory checks, the listener's node (mode, stale recovery,
 // unlink on close), peer credentials and the automatic packet size.
 #include <fcntl.h>
@@ -477,7 +477,7 @@ TEST(UdsPacketSize, AutoValueFollowsAConfiguredSndbuf) {
 }
 
 TEST(UdsPacketSize, AutoValueIsWhatTheKernelAcceptsInOneSend) {
-  // The reason for the clamp (A.4.3): one byte more is EMSGSIZE.
+  // The reason for the clamp (A.4 rule 3): one byte more is EMSGSIZE.
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
   UniqueFd a(sv[0]), b(sv[1]);

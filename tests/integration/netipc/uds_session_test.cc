@@ -1,7 +1,7 @@
 // Level-1 sessions over a real listener: ClientSession against
 // server_handshake_blocking() on a server thread (or a server process).
 // Chunked round trips with negotiated packet sizes, batches, pipelining
-// (netipc-wire.md §6.4, §9.8), limits, deadlines, abort and peer death. The
+// (docs/wire.md §6.4, §9.8), limits, deadlines, abort and peer death. The
 // client's handshake errors are in uds_session_connect_test.cc.
 #include "netipc/session.h"
 

@@ -1,5 +1,5 @@
 // UdsConnection over real SOCK_SEQPACKET socket pairs: the packet sequence
-// of chunked sends (netipc-wire.md §4.2), round trips, the directional
+// of chunked sends (docs/wire.md §4.2), round trips, the directional
 // limits (§7), deadlines, abort and a peer process dying. One end is a
 // UdsConnection; the other is often a raw fd, so that the test sees and
 // forges exact packets. The receiver's chunk rules are in
@@ -240,7 +240,7 @@ TEST(UdsInboundLimits, ItemCountAtTheLimitIsAccepted) {
   EXPECT_TRUE(f.receive().ok());
 }
 
-// ---- outbound limits (§7.7, A.5.1): refused locally, nothing sent ----
+// ---- outbound limits (§7.7, A.5 rule 1): refused locally, nothing sent ----
 
 TEST(UdsOutboundLimits, PayloadOverTheCeilingIsLimitExceededAndNothingIsSent) {
   auto sp = socket_pair();
@@ -269,7 +269,7 @@ TEST(UdsOutboundLimits, ItemCountOverTheCeilingIsLimitExceededAndNothingIsSent) 
   EXPECT_TRUE(nothing_pending(sp.b.get()));
 }
 
-// ---- deadlines, abort, peer death (transports A.6, test 4) ----
+// ---- deadlines, abort, peer death (docs/transport.md A.6) ----
 
 TEST(UdsReceiveDeadline, PeerStallingAfterTheFirstChunkTimesOutWithinTheDeadline) {
   Forged f;

@@ -1,6 +1,6 @@
 // netipc::uv::Server serving requests over real sockets: single and batch
 // INCREMENT, session ids, the ACK's values, and every per-request error
-// status (netipc-levels.md §2.4) with what happens to the session after it;
+// status (docs/levels.md §2.4) with what happens to the session after it;
 // response-ceiling growth. Hostile clients and the session limit are in
 // uv_server_hostile_test.cc, stop and ServerThread in
 // uv_server_lifecycle_test.cc.

@@ -15,7 +15,7 @@ namespace {
 
 using codec_test::hex;
 
-// Spec §8 vectors.
+// docs/wire.md §8 vectors.
 const char* const kBatchOf123Hex =
     "00000000 08000000 08000000 08000000  10000000 08000000 01000000 00000000"
     "02000000 00000000 03000000 00000000";

@@ -1,5 +1,5 @@
 // ClientPolicy without sockets: the Level-2 decisions of
-// shared/spec/netipc-levels.md §1.3-§1.8, driven step by step with forged
+// docs/levels.md §1.3-§1.8, driven step by step with forged
 // ACKs and responses (cases a real server cannot be made to produce, and
 // exact attempt counting).
 #include "client/client_policy.h"

@@ -1,4 +1,4 @@
-// The client's side of the handshake (netipc-wire.md §5): make_hello()'s
+// The client's side of the handshake (docs/wire.md §5): make_hello()'s
 // proposal with the spec defaults, and client_read_ack()'s reading of the
 // HELLO_ACK, every status and every malformed field on its own.
 #include "netipc/handshake.h"

@@ -1,5 +1,5 @@
 // Every rule by which the server rejects a HELLO, each on its own
-// (netipc-wire.md §5, §9.6): a HELLO_ACK with its status where the spec
+// (docs/wire.md §5, §9.6): a HELLO_ACK with its status where §5.5
 // answers, a silent close where it does not, the order of the checks, and
 // the exact bytes of every rejection. Packets are built byte by byte where
 // the encoder cannot produce them (future versions, short bodies, bad fields).

@@ -1,4 +1,4 @@
-// The server's side of the handshake as a pure function (netipc-wire.md §5):
+// The server's side of the handshake as a pure function (docs/wire.md §5):
 // an accepted HELLO, every row of the negotiation matrix (ceilings, batch
 // items, packet size), and profile selection (§5.4). Rejections are in
 // handshake_rejection_test.cc, the client's side in handshake_client_test.cc.

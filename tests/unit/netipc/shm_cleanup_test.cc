@@ -1,4 +1,4 @@
-// Stale region detection (spec B.12): what is reclaimed, what is kept, and
+// Stale region detection (docs/shm.md B.12): what is reclaimed, what is kept, and
 // the startup scan's choice of candidates.
 #include "transport/shm/shm.h"
 

@@ -58,7 +58,7 @@ TEST(Snapshot, FindsEveryItemWithAllFieldsCopied) {
   EXPECT_EQ(snap->generation(), 42u);
   EXPECT_TRUE(snap->systemd_enabled());
   ASSERT_EQ(snap->item_count(), 3u);
-  EXPECT_EQ(fnv1a32("systemd_nginx"), 0xE01A7E5Fu);  // spec 1.5 example
+  EXPECT_EQ(fnv1a32("systemd_nginx"), 0xE01A7E5Fu);  // the simple_hash example of docs/codecs.md §2.2
   for (size_t i = 0; i < items.size(); ++i) {
     EXPECT_TRUE(same(snap->item(i), items[i])) << i;
     const CgroupItemView* v = snap->find(items[i].hash, items[i].name);

@@ -23,7 +23,7 @@ using codec_test::u32_at;
 using codec_test::u64_at;
 using codec_test::with_fields;
 
-// Spec §8 vector.
+// docs/wire.md §8 vector.
 const char* const kChunkHeaderHex =
     "4b48434e 01000000 07000000 00000000  08040000 01000000 05000000 e0000000";
 

@@ -21,7 +21,7 @@ using codec_test::u16_at;
 using codec_test::u32_at;
 using codec_test::u64_at;
 
-// Spec §8 vector.
+// docs/wire.md §8 vector.
 const char* const kHelloAckOkHex =
     "4350494e 01002000 03000000 02000000  30000000 01000000 00000000 00000000"
     "01000000 03000000 03000000 02000000  00040000 01000000 00000100 01000000"

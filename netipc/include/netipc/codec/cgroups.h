@@ -1,6 +1,6 @@
 // cgroups-snapshot payload codecs, layout 1 (the NetIPC v1 binary layout that
 // Netdata's C/Go/Rust peers speak). Pure bytes, no I/O.
-// Normative source: shared/spec/netipc-codec-cgroups.md §2. Host byte order.
+// Normative source: docs/codecs.md §2. Host byte order.
 //
 // The request's layout_version selects the response encoding: 1 = this
 // binary layout, 2 = the protobuf-lite message (codec/cgroups_pb.h).
@@ -56,7 +56,7 @@ Result<uint16_t> decode_cgroups_request(ByteSpan payload, uint32_t accepted_layo
 
 // ---- Response builder --------------------------------------------------------
 
-// Writes the canonical layout-1 payload (spec §2.3, byte-exact with upstream)
+// Writes the canonical layout-1 payload (docs/codecs.md §2.3, byte-exact with upstream)
 // into a caller-owned vector that is reused between snapshots: in steady state
 // (a payload no larger than the vector's capacity) nothing is allocated.
 //
@@ -124,8 +124,8 @@ Status encode_cgroups_snapshot_v1(const std::vector<CgroupItem>& items, uint32_t
 // ---- Response view -----------------------------------------------------------
 
 // A zero-copy, validating view of a layout-1 payload. parse() checks the
-// header and every directory entry (spec §2.4); item(i) checks item i
-// (spec §2.5) each time it is called. cgroup_id is always 0 in layout 1.
+// header and every directory entry (docs/codecs.md §2.4); item(i) checks item i
+// (docs/codecs.md §2.5) each time it is called. cgroup_id is always 0 in layout 1.
 class CgroupsSnapshotView {
  public:
   // kTruncated: shorter than 24 bytes, or a directory entry shorter than 32.

@@ -1,7 +1,7 @@
 // INCREMENT (method 1) payload codec: one u64 in host order; the server
 // answers v + 1 (wrapping). Single form: an 8-byte payload. Batch form: a
-// Level-1 batch (netipc-wire.md §3) of 8-byte items. Pure bytes, no I/O.
-// Normative source: shared/spec/netipc-codec-cgroups.md §3.
+// Level-1 batch (docs/wire.md §3) of 8-byte items. Pure bytes, no I/O.
+// Normative source: docs/codecs.md §3.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 // STRING_REVERSE (method 3) payload codec, a test method:
 // {u32 str_offset = 8, u32 str_length, bytes, NUL}; total 8 + length + 1.
 // The response carries the reversed string. Pure bytes, no I/O.
-// Normative source: shared/spec/netipc-codec-cgroups.md §4.
+// Normative source: docs/codecs.md §4.
 #pragma once
 
 #include <cstddef>

@@ -70,7 +70,7 @@ class AsyncClient {
   Status call(ByteSpan payload, uint32_t item_count, int timeout_ms, CallCallback done);
   bool call_in_flight() const;
 
-  // Spec §1.8.3 on the loop: fails an in-flight call with kAborted
+  // docs/levels.md §1.8.3 on the loop: fails an in-flight call with kAborted
   // (delivered on a following iteration; state BROKEN) and makes every
   // later call fail with kAborted until clear_abort().
   void abort();

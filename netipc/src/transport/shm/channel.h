@@ -1,5 +1,5 @@
 // ShmChannel: one side's view of a region, through which it publishes its
-// messages and receives the peer's (spec B.6 to B.8), spinning and then
+// messages and receives the peer's (docs/shm.md B.6 to B.8), spinning and then
 // sleeping on a futex.
 #pragma once
 
@@ -51,7 +51,7 @@ struct ChannelStats {
 class ShmChannel {
  public:
   // A view of `region` for one side. A client initialises its local
-  // sequence counters from the region (spec B.5.4); a server starts at 0
+  // sequence counters from the region (docs/shm.md B.5); a server starts at 0
   // (its region is fresh, and a request published before the server's
   // channel existed is still its first). Marks this side's receive signal
   // word awake, or with options.always_wake clears that mark. `region` must
@@ -69,17 +69,17 @@ class ShmChannel {
 
   // Publishes one message: `header` followed by `payload` (either may be
   // empty; normally the 32-byte outer header and the payload, copied into the
-  // area with no intermediate buffer). Spec B.6. Errors, nothing written:
+  // area with no intermediate buffer). docs/shm.md B.6. Errors, nothing written:
   //  kInvalidArgument  empty message, invalid channel, or out of turn (a
   //                    client with a response outstanding, a server with no
-  //                    unanswered request: spec B.8)
+  //                    unanswered request: docs/shm.md B.8)
   //  kLimitExceeded    MSG_TOO_LARGE: larger than this direction's capacity
   // A failed FUTEX_WAKE (it cannot fail on a valid mapping) is kSystem after
   // the message was published.
   Status publish(ByteSpan header, ByteSpan payload = {}) noexcept;
 
   // Waits for the peer's next message and copies it into `out`; returns its
-  // length. Spec B.7: spins, then sleeps on the futex in slices of at most
+  // length. docs/shm.md B.7: spins, then sleeps on the futex in slices of at most
   // wait_slice_ms, re-evaluating `stop` between slices. `timeout_ms` 0 waits
   // forever (bounded only by `stop`). Errors:
   //  kTimeout        nothing was published in time (nothing consumed)
@@ -98,7 +98,7 @@ class ShmChannel {
   // receive_until() without the copy: the message as it lies in the peer's
   // area (capacity: receive_capacity()). Valid until this side's next
   // publish(): a conforming peer writes the area again only after it has
-  // received our next message (spec B.8). The bytes stay in memory the peer
+  // received our next message (docs/shm.md B.8). The bytes stay in memory the peer
   // can write, so a reader must load every length and offset once and
   // bound it before use (the wire and codec decoders do); a peer that
   // breaks the turn rule can change contents, never the span. Used by

@@ -1,4 +1,4 @@
-// The SHM data plane: publication (spec B.6) and consumption (spec B.7).
+// The SHM data plane: publication (docs/shm.md B.6) and consumption (docs/shm.md B.7).
 //
 // Wake skipping. Upstream calls FUTEX_WAKE after every publication. We keep
 // that for every peer that could be asleep and skip it only when the
@@ -122,7 +122,7 @@ ShmChannel::ShmChannel(const ShmRegion& region, ShmSide side,
     s.rx_signal_word = u32_word(base, shm::kOffReqSignal);
   }
   if (side == ShmSide::kClient) {
-    // Spec B.5.4: a client starts from what has already been published.
+    // docs/shm.md B.5: a client starts from what has already been published.
     s.tx_seq = load_acquire(s.tx_seq_word);
     s.rx_seq = load_acquire(s.rx_seq_word);
   }
@@ -168,7 +168,7 @@ Status ShmChannel::publish(ByteSpan header, ByteSpan payload) noexcept {
   if (total > s.tx_capacity) {
     return make_error(Errc::kLimitExceeded, "shm publish: MSG_TOO_LARGE for the area");
   }
-  // Spec B.8: exactly one message in flight per direction.
+  // docs/shm.md B.8: exactly one message in flight per direction.
   if (s.side == ShmSide::kClient ? s.tx_seq != s.rx_seq : s.tx_seq >= s.rx_seq) {
     return make_error(Errc::kInvalidArgument, s.side == ShmSide::kClient
                                                   ? "shm publish: a response is outstanding"
@@ -306,11 +306,11 @@ Result<uint32_t> ShmChannel::consume(MutableByteSpan out, uint64_t seen_seq) noe
   State& s = s_;
   const uint64_t expected = s.rx_seq + 1;
   if (truncated(s.guard_slot)) return make_error(Errc::kPeerGone, kTruncatedMessage);
-  // Spec B.7.3: the publication is consumed whatever happens next.
+  // docs/shm.md B.7: the publication is consumed whatever happens next.
   s.rx_seq = expected;
   ++s.stats.received;
   if (seen_seq != expected) {
-    // A conforming peer publishes one message per turn (spec B.8); anything
+    // A conforming peer publishes one message per turn (docs/shm.md B.8); anything
     // else means it and we disagree about the session state.
     return make_error(Errc::kProtocol, "shm receive: peer skipped a sequence number");
   }

@@ -1,4 +1,4 @@
-// Stale region detection and cleanup (spec B.12): what a server does with
+// Stale region detection and cleanup (docs/shm.md B.12): what a server does with
 // region files a previous owner left in the run directory.
 #pragma once
 

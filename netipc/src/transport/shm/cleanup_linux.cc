@@ -1,4 +1,4 @@
-// Stale region detection and startup cleanup (spec B.12).
+// Stale region detection and startup cleanup (docs/shm.md B.12).
 //
 // Only liveness matters: a region whose owner pid is gone (or whose
 // generation is 0) is removed; so is anything at a region name that is not a

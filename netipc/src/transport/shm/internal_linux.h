@@ -33,7 +33,7 @@ bool is_plain_file_name(std::string_view name) noexcept;
 Status remove_entry(int dir_fd, const char* name) noexcept;
 
 // remove_entry() only if `name` still refers to (dev, ino): the race guard of
-// spec B.12.4. A changed entry is kAddrInUse and left alone.
+// docs/shm.md B.12. A changed entry is kAddrInUse and left alone.
 Status remove_entry_if_same(int dir_fd, const char* name, dev_t dev, ino_t ino) noexcept;
 
 }  // namespace netipc::shm::detail

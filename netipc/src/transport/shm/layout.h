@@ -1,4 +1,4 @@
-// The byte layout of a shared-memory region (spec B.2): the 64-byte control
+// The byte layout of a shared-memory region (docs/shm.md B.2): the 64-byte control
 // header, its field offsets, and the placement of the two message areas.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Region file names (spec B.3): "{service}-{session_id:016x}.ipcshm" in the
+// Region file names (docs/shm.md B.3): "{service}-{session_id:016x}.ipcshm" in the
 // run directory, and the service names allowed in them.
 #pragma once
 

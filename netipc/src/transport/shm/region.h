@@ -1,5 +1,5 @@
 // ShmRegion: one session's region file, created by the server before its
-// HELLO_ACK (spec B.4) or attached by the client after it (spec B.5).
+// HELLO_ACK (docs/shm.md B.4) or attached by the client after it (docs/shm.md B.5).
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,7 @@ struct AttachRetryPolicy {
 
 class ShmRegion {
  public:
-  // Server side (spec B.4). `request_capacity_bytes` / `response_capacity_bytes`
+  // Server side (docs/shm.md B.4). `request_capacity_bytes` / `response_capacity_bytes`
   // are the largest messages (32 + agreed payload ceiling) of each direction;
   // both are rounded up to 64. Errors:
   //  kInvalidArgument  bad service name, zero capacity, bad run_dir_fd
@@ -40,7 +40,7 @@ class ShmRegion {
                                   uint32_t request_capacity_bytes,
                                   uint32_t response_capacity_bytes);
 
-  // Client side (spec B.5), one attempt. Errors:
+  // Client side (docs/shm.md B.5), one attempt. Errors:
   //  kNotFound   openat failed with ENOENT (retriable)
   //  kPermission openat failed with ELOOP (a symlink), EACCES, EPERM
   //  kNotReady   st_size < 64, zero capacity or offset < 64 (retriable)
@@ -54,7 +54,7 @@ class ShmRegion {
   static Result<ShmRegion> attach(int run_dir_fd, std::string_view service, uint64_t session_id);
 
   // attach() retried every `interval_ms` while it fails with kNotFound,
-  // kNotReady or kBadMagic, for at most `bound_ms` (spec B.5.5). `stop` is
+  // kNotReady or kBadMagic, for at most `bound_ms` (docs/shm.md B.5). `stop` is
   // checked before each retry.
   static Result<ShmRegion> attach_with_retry(int run_dir_fd, std::string_view service,
                                              uint64_t session_id,

@@ -1,5 +1,5 @@
 // SHM region files: naming, layout, creation by the server and attachment by
-// the client (spec B.1-B.5, B.13).
+// the client (docs/shm.md B.1-B.5, B.13).
 #include "transport/shm/region.h"
 
 #include <fcntl.h>
@@ -190,7 +190,7 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
     fd = sys_retry([&] { return ::openat(dir_fd.get(), name->c_str(), flags, 0600); }, &err);
     if (fd >= 0 || err != EEXIST || attempt == 1) break;
     // Something holds the name: reclaim it if it is junk or a dead owner's
-    // region (spec B.4.2), then retry the exclusive open exactly once.
+    // region (docs/shm.md B.4), then retry the exclusive open exactly once.
     auto stale = shm::reclaim_if_stale(dir_fd.get(), *name);
     if (!stale) return stale.error();
   }
@@ -220,7 +220,7 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
   }
 
   // Reserve every byte before mapping: on a full tmpfs/disk this is an error
-  // here instead of a SIGBUS on first touch (spec B.4.3, B.13). Never
+  // here instead of a SIGBUS on first touch (docs/shm.md B.4, B.13). Never
   // ftruncate: it would leave the pages unbacked.
   const auto size = static_cast<off_t>(layout->file_size);
   auto fa = sys_call(
@@ -258,7 +258,7 @@ Result<ShmRegion> ShmRegion::create(int run_dir_fd, std::string_view service, ui
 
 namespace {
 
-// Spec B.5.3 on the header bytes of a mapping of `file_size` bytes.
+// docs/shm.md B.5 on the header bytes of a mapping of `file_size` bytes.
 Result<shm::RegionLayout> validate_header(const uint8_t* h, uint64_t file_size) noexcept {
   if (load_u32(h + shm::kOffMagic) != shm::kMagic) {
     return make_error(Errc::kBadMagic, "shm attach: magic");

@@ -2,7 +2,7 @@
 // 0x04): one region file per session in the run directory, one message in
 // flight per direction, spin-then-futex waiting.
 //
-// Normative source: shared/spec/netipc-posix-transports.md Part B. The
+// Normative source: docs/shm.md. The
 // handshake happens on the Unix socket; after an OK HELLO_ACK selecting an
 // SHM profile the server holds a ShmRegion it created before the ACK and the
 // client attaches to it, and both sides move REQUEST/RESPONSE messages through
