@@ -24,7 +24,7 @@
 #include <string>
 #include <thread>
 
-#include "netipc/shm.h"
+#include "transport/shm/shm.h"
 
 namespace netipc {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "netipc/shm.h"
+#include "transport/shm/shm.h"
 
 namespace {
 

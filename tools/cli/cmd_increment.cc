@@ -12,7 +12,7 @@
 #include "netipc/session.h"
 #include "netipc/uv/server.h"
 #include "netipc/wire.h"
-#include "../../netipc/src/sys_linux.h"
+#include "sys_linux.h"
 
 namespace netipc::cli {
 

@@ -91,6 +91,4 @@ class Dispatcher {
   std::vector<uint8_t> batch_out_;
 };
 
-uint32_t next_pow2_u32(uint32_t n);
-
 }  // namespace netipc

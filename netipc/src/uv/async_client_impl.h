@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "netipc/client_policy.h"
+#include "client/client_policy.h"
 #include "netipc/uds_connection.h"
 #include "netipc/uv/async_client.h"
 

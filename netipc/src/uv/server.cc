@@ -9,9 +9,11 @@
 #include <cassert>
 #include <cerrno>
 
-#include "../sys_linux.h"
-#include "netipc/shm_service.h"
+#include "base/bits.h"
+#include "server/shm_service.h"
 #include "server_impl.h"
+#include "sys_linux.h"
+#include "transport/shm/cleanup.h"
 
 namespace netipc::uv {
 
@@ -167,7 +169,7 @@ void ServerImpl::announce_response_size(uint64_t bytes) {
   const uint64_t with_headroom = bytes + bytes / 8;
   const uint32_t want = with_headroom >= config_.response_growth_ceiling
                             ? config_.response_growth_ceiling
-                            : next_pow2_u32(static_cast<uint32_t>(with_headroom));
+                            : netipc::detail::next_pow2_u32(static_cast<uint32_t>(with_headroom));
   grow_response(want);
 }
 

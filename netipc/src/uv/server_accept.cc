@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <memory>
 
-#include "../sys_linux.h"
 #include "netipc/handshake.h"
 #include "netipc/session.h"
-#include "netipc/shm_service.h"
+#include "server/shm_service.h"
 #include "server_impl.h"
+#include "sys_linux.h"
 
 namespace netipc::uv::detail {
 

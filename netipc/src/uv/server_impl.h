@@ -14,11 +14,11 @@
 #include "netipc/dispatch.h"
 #include "netipc/handshake.h"
 #include "netipc/log.h"
-#include "netipc/shm.h"
 #include "netipc/uds.h"
-#include "netipc/unique_fd.h"
 #include "netipc/uds_connection.h"
+#include "netipc/unique_fd.h"
 #include "netipc/uv/server.h"
+#include "transport/shm/region.h"
 
 namespace netipc::uv::detail {
 

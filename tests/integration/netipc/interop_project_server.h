@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/abort.h"
 #include "interop_test_util.h"
-#include "netipc/abort.h"
 #include "netipc/codec/cgroups.h"
 #include "netipc/dispatch.h"
 #include "netipc/services.h"

@@ -20,8 +20,8 @@
 #include <fstream>
 #include <string>
 
-#include "netipc/shm.h"
 #include "test_support.h"
+#include "transport/shm/shm.h"
 
 namespace netipc {
 namespace {

@@ -22,10 +22,10 @@
 #include "netipc/client.h"
 #include "netipc/codec/increment.h"
 #include "netipc/services.h"
-#include "netipc/shm.h"
 #include "netipc/uv/server_thread.h"
 #include "netipc/wire.h"
 #include "test_support.h"
+#include "transport/shm/shm.h"
 
 namespace netipc::shm_test {
 

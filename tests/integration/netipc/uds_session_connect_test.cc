@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-#include "netipc/abort.h"
+#include "base/abort.h"
 #include "netipc/session.h"
 #include "netipc/uds.h"
 #include "netipc/wire.h"

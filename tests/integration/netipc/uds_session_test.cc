@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "netipc/abort.h"
+#include "base/abort.h"
 #include "netipc/batch.h"
 #include "netipc/codec/increment.h"
 #include "netipc/uds.h"

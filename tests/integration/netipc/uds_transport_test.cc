@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "netipc/abort.h"
+#include "base/abort.h"
 #include "netipc/uds.h"
 #include "netipc/wire.h"
 #include "test_support.h"

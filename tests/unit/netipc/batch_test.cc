@@ -1,4 +1,4 @@
-// Batch framing (netipc/src/batch.cc): BatchWriter against the spec vectors
+// Batch framing (netipc/src/wire/batch.cc): BatchWriter against the spec vectors
 // (with tail padding, reusing its buffer), batch_payload_size(), and
 // BatchView's checks of the directory and the packed area.
 #include "netipc/batch.h"

@@ -2,7 +2,7 @@
 // docs/levels.md §1.3-§1.8, driven step by step with forged
 // ACKs and responses (cases a real server cannot be made to produce, and
 // exact attempt counting).
-#include "netipc/client_policy.h"
+#include "client/client_policy.h"
 
 #include <gtest/gtest.h>
 

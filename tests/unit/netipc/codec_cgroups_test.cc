@@ -1,4 +1,4 @@
-// The layout-1 cgroups snapshot codec (netipc/src/codec_cgroups.cc), encoding
+// The layout-1 cgroups snapshot codec (netipc/src/codec/cgroups.cc), encoding
 // side: the CGROUPS_SNAPSHOT request, the snapshot builder against the spec
 // vectors and its ceilings, round trips, and the layout dispatch. The
 // decoder's validation of headers, directories and items is in

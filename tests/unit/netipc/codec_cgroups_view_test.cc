@@ -1,4 +1,4 @@
-// The layout-1 cgroups snapshot codec (netipc/src/codec_cgroups.cc), decoding
+// The layout-1 cgroups snapshot codec (netipc/src/codec/cgroups.cc), decoding
 // side: CgroupsSnapshotView's checks of the header and the directory, then
 // of each item, on the spec vector corrupted field by field and on
 // hand-made items.

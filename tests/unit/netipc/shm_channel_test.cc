@@ -3,7 +3,7 @@
 // compatibility with peers that behave like upstream (always wake, never
 // announce). Two threads share one real region mapping, so TSan sees the
 // synchronisation.
-#include "netipc/shm.h"
+#include "transport/shm/shm.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Stale region detection (docs/shm.md B.12): what is reclaimed, what is kept, and
 // the startup scan's choice of candidates.
-#include "netipc/shm.h"
+#include "transport/shm/shm.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "netipc/batch.h"
-#include "netipc/shm.h"
 #include "test_support.h"
+#include "transport/shm/shm.h"
 
 namespace netipc {
 namespace {

@@ -1,7 +1,7 @@
 // SHM region files: names, layout bytes against the spec, creation rules
 // (O_EXCL, O_NOFOLLOW, mode 0600, full reservation), attach validation, the
 // attach retry policy and who unlinks.
-#include "netipc/shm.h"
+#include "transport/shm/shm.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Chunk continuation headers (netipc/src/wire.cc): the spec vector, every
+// Chunk continuation headers (netipc/src/wire/wire.cc): the spec vector, every
 // field at its offset, each rejection, and chunk_count_for() at the packet
 // boundaries.
 #include "netipc/wire.h"

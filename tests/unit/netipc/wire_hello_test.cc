@@ -1,4 +1,4 @@
-// HELLO and HELLO_ACK payloads and packets (netipc/src/wire.cc): the spec
+// HELLO and HELLO_ACK payloads and packets (netipc/src/wire/wire.cc): the spec
 // vectors, every field at its offset both ways, exact lengths, and the
 // control header a HELLO packet carries.
 #include "netipc/wire.h"

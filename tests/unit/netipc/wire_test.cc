@@ -1,4 +1,4 @@
-// The wire format's outer layer (netipc/src/wire.cc): constants and
+// The wire format's outer layer (netipc/src/wire/wire.cc): constants and
 // enumerations against the spec tables, the 32-byte message header field by
 // field (encode, decode, every rejection and the order of the checks), and
 // the transport_status and profile names. HELLO / HELLO_ACK payloads are in

@@ -4,8 +4,8 @@
 #include <optional>
 #include <utility>
 
-#include "netipc/abort.h"
-#include "netipc/client_policy.h"
+#include "base/abort.h"
+#include "client/client_policy.h"
 #include "netipc/session.h"
 #include "sys_linux.h"
 

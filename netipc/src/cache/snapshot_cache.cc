@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/cpu_relax.h"
 #include "sys_linux.h"
 
 namespace netipc {
@@ -26,13 +27,7 @@ inline unsigned my_stripe(size_t stripes) noexcept {
   return t_stripe % static_cast<unsigned>(stripes);
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
+using detail::cpu_relax;
 
 constexpr uint64_t pack_flags(bool populated, bool systemd, ClientState state, Errc err,
                               uint32_t items) {

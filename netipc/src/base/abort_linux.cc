@@ -1,4 +1,4 @@
-#include "netipc/abort.h"
+#include "base/abort.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

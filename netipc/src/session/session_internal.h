@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "netipc/shm.h"
 #include "netipc/uds_connection.h"
 #include "netipc/wire.h"
 

@@ -20,7 +20,7 @@
 // upstream does. An upstream publisher ignores the bit and always wakes;
 // its plain fetch_add may carry into the bit, which only costs us a wake we
 // did not need. docs/shm.md has the long form.
-#include "netipc/shm.h"
+#include "transport/shm/channel.h"
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -31,9 +31,10 @@
 #include <cstring>
 #include <ctime>
 
-#include "shm_guard_linux.h"
-#include "shm_internal_linux.h"
+#include "base/cpu_relax.h"
 #include "sys_linux.h"
+#include "transport/shm/guard_linux.h"
+#include "transport/shm/internal_linux.h"
 
 namespace netipc {
 
@@ -41,15 +42,7 @@ namespace {
 
 using shm::kSignalAwakeBit;
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#else
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-#endif
-}
+using detail::cpu_relax;
 
 inline uint64_t load_acquire(const uint64_t* p) noexcept {
   return __atomic_load_n(p, __ATOMIC_ACQUIRE);

@@ -1,9 +1,10 @@
-#include "netipc/shm_service.h"
+#include "server/shm_service.h"
 
 #include <vector>
 
 #include "netipc/session.h"
-#include "session_internal.h"
+#include "session/session_internal.h"
+#include "transport/shm/channel.h"
 
 namespace netipc {
 

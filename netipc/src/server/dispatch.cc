@@ -1,5 +1,6 @@
 #include "netipc/dispatch.h"
 
+#include "base/bits.h"
 #include "netipc/batch.h"
 
 namespace netipc {
@@ -39,13 +40,6 @@ wire::Header response_header(const wire::Header& request) {
 
 }  // namespace
 
-uint32_t next_pow2_u32(uint32_t n) {
-  if (n < 16) return 16;
-  if ((n & (n - 1)) == 0) return n;
-  if (n > 0x80000000u) return 0x80000000u;
-  return 1u << (32 - __builtin_clz(n));
-}
-
 DispatchResult Dispatcher::status_only(const wire::Header& request, wire::TransportStatus status,
                                        bool close_after_send) {
   DispatchResult r;
@@ -71,8 +65,9 @@ DispatchResult Dispatcher::finish(const wire::Header& request, Status outcome,
   ByteSpan payload = writer.payload();
   if (payload.size > max_response_payload) {
     DispatchResult r = status_only(request, wire::TransportStatus::kLimitExceeded, true);
-    r.grow_response_to = payload.size > 0x80000000u ? 0x80000000u
-                                                    : next_pow2_u32(static_cast<uint32_t>(payload.size));
+    r.grow_response_to = payload.size > 0x80000000u
+                             ? 0x80000000u
+                             : detail::next_pow2_u32(static_cast<uint32_t>(payload.size));
     return r;
   }
   DispatchResult r;

@@ -1,4 +1,4 @@
-#include "netipc/client_policy.h"
+#include "client/client_policy.h"
 
 #include <algorithm>
 

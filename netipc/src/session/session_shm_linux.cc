@@ -4,9 +4,9 @@
 #include <poll.h>
 
 #include "netipc/session.h"
-#include "netipc/shm.h"
-#include "session_internal.h"
+#include "session/session_internal.h"
 #include "sys_linux.h"
+#include "transport/shm/channel.h"
 
 namespace netipc {
 

@@ -1,4 +1,4 @@
-#include "shm_guard_linux.h"
+#include "transport/shm/guard_linux.h"
 
 #include <signal.h>
 #include <sys/mman.h>

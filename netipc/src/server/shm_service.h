@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "netipc/dispatch.h"
-#include "netipc/shm.h"
 #include "netipc/wire.h"
+#include "transport/shm/region.h"
 
 namespace netipc {
 

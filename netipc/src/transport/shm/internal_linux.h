@@ -9,7 +9,6 @@
 #include <string_view>
 
 #include "netipc/result.h"
-#include "netipc/shm.h"
 
 namespace netipc::shm::detail {
 

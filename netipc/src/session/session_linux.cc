@@ -7,8 +7,8 @@
 #include <cerrno>
 
 #include "netipc/uds.h"
-#include "netipc/shm.h"
 #include "sys_linux.h"
+#include "transport/shm/channel.h"
 
 namespace netipc {
 

@@ -1,6 +1,6 @@
 // SHM region files: naming, layout, creation by the server and attachment by
 // the client (docs/shm.md B.1-B.5, B.13).
-#include "netipc/shm.h"
+#include "transport/shm/region.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -16,9 +16,11 @@
 #include <cstring>
 #include <ctime>
 
-#include "shm_guard_linux.h"
-#include "shm_internal_linux.h"
 #include "sys_linux.h"
+#include "transport/shm/cleanup.h"
+#include "transport/shm/guard_linux.h"
+#include "transport/shm/internal_linux.h"
+#include "transport/shm/naming.h"
 
 namespace netipc {
 

@@ -4,7 +4,7 @@
 // generation is 0) is removed; so is anything at a region name that is not a
 // region at all (symlink, directory, short file, wrong magic). Directory
 // permissions never gate reclamation.
-#include "netipc/shm.h"
+#include "transport/shm/cleanup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,8 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "shm_internal_linux.h"
+#include "netipc/unique_fd.h"
 #include "sys_linux.h"
+#include "transport/shm/internal_linux.h"
+#include "transport/shm/layout.h"
+#include "transport/shm/naming.h"
 
 namespace netipc::shm {
 
