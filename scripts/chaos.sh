@@ -76,6 +76,21 @@ rel_workdir chaos
 echo "chaos: $cycles cycles per transport ($transports), $consumers consumers, $cgroups cgroups; work dir $work"
 rel_make_tree "$cgroups"
 
+provider_pid=""
+rel_before_cleanup() {
+  if [ -n "$provider_pid" ]; then
+    kill -KILL "$provider_pid" 2>/dev/null || true
+    wait "$provider_pid" 2>/dev/null || true
+  fi
+}
+
+# Ends the provider with SIGNAL and reaps it.
+stop_provider() {
+  kill "-$1" "$provider_pid" 2>/dev/null || true
+  wait "$provider_pid" 2>/dev/null || true
+  provider_pid=""
+}
+
 restart_failures=0
 reconnect_failures=0
 consumer_deaths=0
@@ -145,16 +160,14 @@ for t in ${transports//,/ }; do
 
   for c in $(seq 1 "$cycles"); do
     sleep "0.$(printf '%03d' $((RANDOM % 200)))"
-    kill -9 "$provider_pid" 2>/dev/null || true
-    wait "$provider_pid" 2>/dev/null || true
+    stop_provider KILL
     before=()
     for k in "${!cons_logs[@]}"; do before+=("$(rel_ok_count "${cons_logs[$k]}")"); done
     t0=$(rel_now_ms)
     if ! start_provider "$t" "$run" "$plog"; then
       restart_failures=$((restart_failures + 1))
       echo "chaos: [$t] cycle $c: RESTART FAILURE"; tail -5 "$plog"
-      kill -9 "$provider_pid" 2>/dev/null || true
-      wait "$provider_pid" 2>/dev/null || true
+      stop_provider KILL
       start_provider "$t" "$run" "$plog" || { echo "chaos: [$t] cannot restart at all"; break; }
     fi
     t1=$(rel_now_ms)
@@ -176,8 +189,8 @@ for t in ${transports//,/ }; do
   # Clean stop: consumers, then the provider; the run dir must end empty.
   for k in "${!cons_pids[@]}"; do kill -TERM "${cons_pids[$k]}" 2>/dev/null || true; done
   for k in "${!cons_pids[@]}"; do wait "${cons_pids[$k]}" 2>/dev/null || true; done
-  kill -TERM "$provider_pid" 2>/dev/null || true
-  wait "$provider_pid" 2>/dev/null || true
+  rel_children=()
+  stop_provider TERM
   sleep 0.2  # the consumers' output filters flush
   end_left=$(extra_files "$run" 0)
   if [ "$end_left" != 0 ]; then

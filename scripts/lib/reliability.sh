@@ -27,6 +27,8 @@ rel_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 rel_children=()
 rel_cleanup() {
   local p
+  # A script's own processes first (chaos.sh: the provider of the moment).
+  if declare -F rel_before_cleanup >/dev/null; then rel_before_cleanup; fi
   for p in "${rel_children[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${rel_children[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "${keep:-0}" = 1 ]; then
