@@ -2,6 +2,7 @@
 // behind plain C types. Nothing throws across the boundary: allocation
 // failures become ENOMEM, everything else is a Result mapped to a code.
 #include <malloc.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -120,6 +121,11 @@ extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* option
       (options->threads->start == nullptr || options->threads->join == nullptr)) {
     return NETIPC_ND_EINVAL;
   }
+  if ((options->allowed_uid_count > 0 && options->allowed_uids == nullptr) ||
+      (options->socket_mode != 0 && options->socket_mode != 0600 &&
+       options->socket_mode != 0660)) {
+    return NETIPC_ND_EINVAL;
+  }
   try {
     ProviderConfig cfg;
     cfg.run_dir = options->run_dir;
@@ -130,6 +136,13 @@ extern "C" int netipc_nd_provider_start(const netipc_nd_provider_options* option
     }
     cfg.max_sessions = options->max_sessions;
     if (options->threads != nullptr) cfg.threads = host_thread_factory(*options->threads);
+    if (options->socket_mode != 0) cfg.listener.socket_mode = options->socket_mode;
+    if (options->allowed_uid_count > 0) {
+      // An explicit set replaces the listener's default, so the default goes in too.
+      cfg.listener.allowed_uids = {::geteuid(), 0};
+      cfg.listener.allowed_uids.insert(cfg.listener.allowed_uids.end(), options->allowed_uids,
+                                       options->allowed_uids + options->allowed_uid_count);
+    }
     if (options->no_heap_trim == 0) {
       // The replaced generation and the handed-over list were just freed:
       // give the pages back instead of keeping tens of MB at 100k cgroups.

@@ -107,6 +107,15 @@ typedef struct netipc_nd_provider_options {
   int reserved0;         /* must be 0 */
   /* NULL -> pthreads named with pthread_setname_np. Copied by start(). */
   const netipc_nd_thread_ops* threads;
+  /* Peers are refused at accept unless their uid is this process's
+   * effective uid, root, or one of these allowed_uid_count uids (copied by
+   * start(); NULL with a zero count: only the first two). */
+  const uint32_t* allowed_uids;
+  uint32_t allowed_uid_count;
+  /* Permissions of the socket: 0 -> 0600 (this user only); 0660 lets the
+   * socket's group connect as well (their uid must still be allowed). Any
+   * other value is EINVAL. */
+  uint32_t socket_mode;
 } netipc_nd_provider_options;
 
 typedef struct netipc_nd_provider netipc_nd_provider;

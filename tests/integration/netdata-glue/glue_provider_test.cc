@@ -1,7 +1,7 @@
 // The daemon-side C ABI end to end: a provider started, fed and stopped
 // through netipc_nd.h, fetched by the typed client over a real socket in
-// both layouts; the token, argument checks, endpoint errors and the log
-// route.
+// both layouts; the token, argument checks, endpoint errors, peers of
+// other users (allowed uids, socket mode) and the log route.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include "netdata_glue/netipc_nd.h"
 #include "netipc/bytes.h"
 #include "netipc/cgroups_snapshot_client.h"
+#include "other_user_util.h"
 #include "test_support.h"
 
 namespace netipc {
@@ -321,6 +322,95 @@ TEST(GlueProviderThreads, ThreadOpsWithoutStartOrJoinAreInvalid) {
   EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_EINVAL);
   EXPECT_EQ(p, nullptr);
   EXPECT_TRUE(h.started.empty());
+}
+
+// ---- peers of other users ----
+
+using other_user::kNobody;
+
+// Options for a provider with a 0660 socket in `dir` (chmod 0710: its
+// group, root's, may traverse), accepting `uids` besides its own user and
+// root.
+netipc_nd_provider_options peer_options(const test::TempDir& dir,
+                                        const std::vector<uint32_t>& uids) {
+  EXPECT_EQ(::chmod(dir.path().c_str(), 0710), 0);
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  o.service = "peers";
+  o.auth_token = kToken;
+  o.allowed_uids = uids.empty() ? nullptr : uids.data();
+  o.allowed_uid_count = static_cast<uint32_t>(uids.size());
+  o.socket_mode = 0660;
+  return o;
+}
+
+// The provider runs in a child process (started before this process has
+// any thread, so the clients can be forked from it safely); returns
+// whether a client running as `uid` was served (0) or not (3), per uid.
+std::vector<int> served_as(const std::vector<uint32_t>& allowed, const std::vector<uid_t>& uids) {
+  test::TempDir dir;
+  const netipc_nd_provider_options o = peer_options(dir, allowed);
+  test::Child provider = test::Child::fork_fn([&]() -> int {
+    netipc_nd_provider* p = nullptr;
+    if (netipc_nd_provider_start(&o, &p) != NETIPC_ND_OK) return 1;
+    if (::write(STDOUT_FILENO, "READY\n", 6) != 6) return 2;
+    for (;;)
+      ::pause();
+  });
+  EXPECT_TRUE(provider.wait_for_line("READY"));
+  std::vector<int> out;
+  for (uid_t uid : uids)
+    out.push_back(other_user::fetch_snapshot_as(uid, dir.path(), "peers", kToken));
+  return out;
+}
+
+TEST(GlueProviderPeers, AnotherUsersClientIsServedOnlyWhenItsUidIsAllowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED: needs root to run a client as another user";
+  // By default: refused; the same socket serves root.
+  EXPECT_EQ(served_as({}, {kNobody, 0}), (std::vector<int>{3, 0}));
+  // A set naming other uids only: refused; one of them is served.
+  EXPECT_EQ(served_as({4242, 4343}, {kNobody, 4343}), (std::vector<int>{3, 0}));
+  // Its uid in the set: served.
+  EXPECT_EQ(served_as({4242, kNobody}, {kNobody}), (std::vector<int>{0}));
+}
+
+TEST(GlueProviderPeers, ASetOfOtherUsersStillServesThisUserAndTheSocketHasItsMode) {
+  test::TempDir dir;
+  const std::vector<uint32_t> others = {static_cast<uint32_t>(::geteuid()) + 4242};
+  const netipc_nd_provider_options o = peer_options(dir, others);
+  netipc_nd_provider* p = nullptr;
+  ASSERT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_OK);
+  struct stat st {};
+  EXPECT_EQ(::stat(dir.file("peers.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  CgroupsSnapshotClientConfig c;
+  c.run_dir = dir.path();
+  c.service = "peers";
+  c.auth_token = kToken;
+  c.supported_profiles = wire::kProfileUds;
+  auto client = CgroupsSnapshotClient::create(c);
+  EXPECT_TRUE(client.ok());
+  if (client.ok()) {
+    auto got = client->fetch();
+    EXPECT_TRUE(got.ok()) << got.error().message();
+  }
+  netipc_nd_provider_destroy(p);
+}
+
+TEST(GlueProviderPeers, AllowedUidsWithoutAnArrayOrAnotherSocketModeAreInvalid) {
+  test::TempDir dir;
+  netipc_nd_provider_options o{};
+  o.run_dir = dir.path().c_str();
+  netipc_nd_provider* p = nullptr;
+  o.allowed_uid_count = 1;
+  EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_EINVAL);
+  o.allowed_uid_count = 0;
+  for (uint32_t mode : {0644u, 0666u, 0700u, 0777u}) {
+    o.socket_mode = mode;
+    EXPECT_EQ(netipc_nd_provider_start(&o, &p), NETIPC_ND_EINVAL) << std::oct << mode;
+  }
+  EXPECT_EQ(p, nullptr);
+  EXPECT_NE(::access(dir.file("cgroups-snapshot.sock").c_str(), F_OK), 0);
 }
 
 }  // namespace
