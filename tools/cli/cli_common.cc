@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 
 #include "netdata_glue/netipc_nd.h"
@@ -91,6 +92,12 @@ void transport_profiles(const std::string& transport, uint32_t* supported, uint3
 int fail(const std::string& context, const Error& error) {
   std::fprintf(stderr, "netipc-cli: %s: %s\n", context.c_str(), error.message().c_str());
   return 1;
+}
+
+double monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 int fail(const std::string& message) {

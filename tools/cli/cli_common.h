@@ -50,6 +50,9 @@ void add_invocation_id_option(CLI::App* app, EndpointOptions* o, CLI::Option* au
 void transport_profiles(const std::string& transport, uint32_t* supported, uint32_t* preferred);
 
 // Prints "netipc-cli: <context>: <error>" on stderr. Returns exit code 1.
+// CLOCK_MONOTONIC in milliseconds.
+double monotonic_ms();
+
 int fail(const std::string& context, const Error& error);
 int fail(const std::string& message);
 

@@ -58,16 +58,10 @@ void on_signal(int) {
   }
 }
 
-int64_t now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 std::string age(int64_t last_ms) {
   if (last_ms == 0) return "never";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1fs ago", static_cast<double>(now_ms() - last_ms) / 1000.0);
+  std::snprintf(buf, sizeof buf, "%.1fs ago", static_cast<double>(static_cast<int64_t>(monotonic_ms()) - last_ms) / 1000.0);
   return buf;
 }
 
@@ -105,9 +99,9 @@ void print_view(const ebpf::Consumer& c, const std::string& where, const Status&
 
 // Waits `ms` or until a signal arrives.
 void wait_or_signal(int fd, int64_t ms) {
-  const int64_t deadline = now_ms() + ms;
+  const int64_t deadline = static_cast<int64_t>(monotonic_ms()) + ms;
   while (g_stop == 0) {
-    const int64_t left = deadline - now_ms();
+    const int64_t left = deadline - static_cast<int64_t>(monotonic_ms());
     if (left <= 0) return;
     pollfd p{fd, POLLIN, 0};
     const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));

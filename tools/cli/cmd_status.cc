@@ -35,21 +35,15 @@ struct StatusOptions {
   bool json = false;
 };
 
-double now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
 int run_status(StatusOptions o) {
   NetdataEndpoint daemon;
   if (const int rc = resolve_endpoint(o.netdata, &o.ep, &daemon); rc != 0) return rc;
   std::optional<CgroupsSnapshotClient> client;
   if (const int rc = make_snapshot_client(o.ep, 0, &client); rc != 0) return rc;
   const std::string where = o.ep.run_dir + "/" + o.ep.service + ".sock";
-  const double t0 = now_ms();
+  const double t0 = monotonic_ms();
   auto snap = client->fetch();
-  const double fetch_ms = now_ms() - t0;
+  const double fetch_ms = monotonic_ms() - t0;
   if (!snap.ok()) {
     return fetch_failed("status", o.ep, o.netdata ? &daemon : nullptr, 0, snap.error());
   }
