@@ -46,6 +46,10 @@ struct ChannelStats {
   uint64_t futex_waits = 0;     // FUTEX_WAIT system calls
   uint64_t futex_wakeups = 0;   // ... that returned because of a FUTEX_WAKE (or spuriously)
   uint64_t futex_timeouts = 0;  // ... that ran out their slice (ETIMEDOUT)
+  // ... of those, the ones that ended with the awaited message already
+  // published: its wake came later than the slice, or never (a lost wake-up).
+  // The others only mean the peer had not published yet (a slow peer).
+  uint64_t futex_timeouts_with_message = 0;
 };
 
 class ShmChannel {

@@ -296,6 +296,7 @@ Result<uint32_t> ShmChannel::wait_and_consume(MutableByteSpan out, uint64_t expe
       ++s.stats.futex_wakeups;
     } else if (err == ETIMEDOUT) {
       ++s.stats.futex_timeouts;
+      if (load_acquire(s.rx_seq_word) >= expected) ++s.stats.futex_timeouts_with_message;
     } else if (err != EAGAIN && err != EINTR) {
       return make_error(Errc::kSystem, "shm receive: FUTEX_WAIT", err);
     }
