@@ -17,6 +17,13 @@
 // the sampled ones: first touches of memory), page_fault_us, one first-touch
 // fault on this machine measured right after, and first_fetch_faults_us,
 // their product: the part of the first fetch that is the kernel's faults.
+// The first fetch is taken apart: first_connect_us (connect, handshake and,
+// over SHM, the region's creation and attachment), first_call_us (request
+// sent to the whole response received), first_decode_us; the server
+// process's minor faults during the connect (server_connect_page_faults) and
+// during the first call (server_first_call_page_faults; per steady fetch:
+// server_page_faults_per_fetch), and the server's CPU time in the first
+// call (server_first_call_cpu_us).
 // min_us is the fastest fetch
 // (on a shared machine the closest to an uncontended one). Reference:
 // memcpy_us, one memcpy of the response payload on this machine, the floor
@@ -29,6 +36,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +59,45 @@ long thread_minor_faults() {
   rusage ru{};
   getrusage(RUSAGE_THREAD, &ru);
   return ru.ru_minflt;
+}
+
+// Minor faults and CPU time (user + system, microseconds) of a whole
+// process so far, from /proc/<pid>/stat; zeros when unreadable.
+struct ProcCounters {
+  long minflt = 0;
+  double cpu_us = 0;
+};
+
+ProcCounters proc_counters(pid_t pid) {
+  ProcCounters c;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return c;
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the command name (which may contain spaces) in ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return c;
+  unsigned long minflt = 0;
+  // state ppid pgrp session tty tpgid flags minflt
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &minflt) == 1) {
+    c.minflt = static_cast<long>(minflt);
+  }
+  // CPU time from every thread's schedstat (nanoseconds; the tick-based
+  // utime/stime are too coarse for one call).
+  std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(path, ec)) {
+    FILE* t = std::fopen((task.path() / "schedstat").c_str(), "re");
+    if (t == nullptr) continue;
+    unsigned long long run_ns = 0;
+    if (std::fscanf(t, "%llu", &run_ns) == 1) c.cpu_us += static_cast<double>(run_ns) / 1e3;
+    std::fclose(t);
+  }
+  return c;
 }
 
 // The machine's cost of one first-touch page fault: 16 MiB of fresh
@@ -190,16 +237,33 @@ int run_one(const Options& o, const Run& run,
       return r.ok() && (*r)->items.size() == n &&
              (n == 0 || (*r)->items.back().name == items->back().name);
     };
+    // The first fetch in its three parts: connect, call, decode.
     const long faults0 = thread_minor_faults();
+    const ProcCounters s0 = proc_counters(child.pid());
     const uint64_t f0 = now_ns();
-    if (!check(client->fetch())) {
+    client->connect();
+    const uint64_t f1 = now_ns();
+    const ProcCounters s1 = proc_counters(child.pid());
+    const long faults1 = thread_minor_faults();
+    auto first_payload = client->call();
+    const uint64_t f2 = now_ns();
+    const ProcCounters s2 = proc_counters(child.pid());
+    const long faults2 = thread_minor_faults();
+    auto first_views = std::make_unique<codec::CgroupsSnapshotViews>();
+    const bool first_ok =
+        first_payload.ok() && client->decode(*first_payload, first_views.get()).ok() &&
+        check(static_cast<const codec::CgroupsSnapshotViews*>(first_views.get()));
+    const uint64_t f3 = now_ns();
+    const long faults3 = thread_minor_faults();
+    if (!first_ok) {
       std::fprintf(stderr, "netipc-bench: %s: first fetch failed\n", run.scenario.c_str());
       return 1;
     }
-    const double first_us = static_cast<double>(now_ns() - f0) / 1e3;
-    const long first_faults = thread_minor_faults() - faults0;
+    const double first_us = static_cast<double>(f3 - f0) / 1e3;
+    const long first_faults = faults3 - faults0;
     const double fault_us = page_fault_us();
     const long steady_faults0 = thread_minor_faults();
+    const ProcCounters steady_server0 = proc_counters(child.pid());
     LatencyRecorder lat(1 << 16);
     uint64_t fetches = 0;
     bool ok = true;
@@ -210,11 +274,15 @@ int run_one(const Options& o, const Run& run,
     while (ok && (now_ns() < end || fetches < 10)) {
       pace(start, fetches, o.rate);
       const uint64_t t0 = now_ns();
-      ok = check(client->fetch());
+      // fetch() in its two halves, decoding into the first fetch's views.
+      auto response = client->call();
+      ok = response.ok() && client->decode(*response, first_views.get()).ok() &&
+           check(static_cast<const codec::CgroupsSnapshotViews*>(first_views.get()));
       lat.add(now_ns() - t0);
       ++fetches;
     }
     const long steady_faults = thread_minor_faults() - steady_faults0;
+    const long steady_server_faults = proc_counters(child.pid()).minflt - steady_server0.minflt;
     RunResult r;
     r.scenario = run.scenario;
     r.unit = "fetches";
@@ -238,6 +306,19 @@ int run_one(const Options& o, const Run& run,
         .integer("first_fetch_page_faults", first_faults)
         .num("page_fault_us", fault_us)
         .num("first_fetch_faults_us", fault_us * static_cast<double>(first_faults))
+        .num("first_over_p50", r.p50_us > 0 ? first_us / r.p50_us : 0)
+        .num("first_connect_us", static_cast<double>(f1 - f0) / 1e3)
+        .num("first_call_us", static_cast<double>(f2 - f1) / 1e3)
+        .num("first_decode_us", static_cast<double>(f3 - f2) / 1e3)
+        .integer("first_connect_page_faults", faults1 - faults0)
+        .integer("first_call_page_faults", faults2 - faults1)
+        .integer("first_decode_page_faults", faults3 - faults2)
+        .integer("server_connect_page_faults", s1.minflt - s0.minflt)
+        .integer("server_first_call_page_faults", s2.minflt - s1.minflt)
+        .num("server_first_call_cpu_us", s2.cpu_us - s1.cpu_us)
+        .num("server_page_faults_per_fetch",
+             fetches > 0 ? static_cast<double>(steady_server_faults) / static_cast<double>(fetches)
+                         : 0)
         .num("page_faults_per_fetch",
              fetches > 0 ? static_cast<double>(steady_faults) / static_cast<double>(fetches) : 0)
         .num("memcpy_us", copy_us)
