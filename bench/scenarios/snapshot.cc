@@ -23,13 +23,16 @@
 // process's minor faults during the connect (server_connect_page_faults) and
 // during the first call (server_first_call_page_faults; per steady fetch:
 // server_page_faults_per_fetch), and the server's CPU time in the first
-// call (server_first_call_cpu_us).
+// call (server_first_call_cpu_us). Over UDS, raw_first_transfer_us and
+// raw_steady_transfer_us are the same payload over a bare socketpair
+// between two fresh processes: the kernel's share of a first transfer.
 // min_us is the fastest fetch
 // (on a shared machine the closest to an uncontended one). Reference:
 // memcpy_us, one memcpy of the response payload on this machine, the floor
 // of any copy.
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -155,6 +158,63 @@ int serve_child(const std::string& dir, uint32_t profiles,
   publisher.set_size_listener(nullptr);
   server->reset();
   return uv_loop_close(&loop) == 0 ? 0 : 1;
+}
+
+// The kernel's own share of a first transfer: `bytes` sent in packets of
+// `packet` bytes over a fresh SOCK_SEQPACKET socketpair from a fresh child
+// process to this thread, both sides' buffers touched beforehand (no user
+// page faults), pinned as the benchmark's two sides. first_us is the first
+// transfer, steady_us the median of the next three. No NetIPC code runs.
+struct RawTransfer {
+  double first_us = 0;
+  double steady_us = 0;
+};
+
+RawTransfer raw_seqpacket_transfer(size_t bytes, size_t packet) {
+  RawTransfer out;
+  int sv[2];
+  if (bytes == 0 || packet == 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return out;
+  }
+  constexpr int kRounds = 4;
+  ChildProcess child = ChildProcess::start(
+      [&](int ready) {
+        ::close(sv[0]);
+        std::vector<uint8_t> buf(bytes, 1);
+        char c = 1;
+        if (::write(ready, &c, 1) != 1) return 1;
+        for (int r = 0; r < kRounds; ++r) {
+          if (::read(sv[1], &c, 1) != 1) return 1;
+          for (size_t off = 0; off < bytes; off += packet) {
+            if (::send(sv[1], buf.data() + off, std::min(packet, bytes - off), 0) < 0) return 1;
+          }
+        }
+        return 0;
+      },
+      server_cpu());
+  ::close(sv[1]);
+  std::vector<uint8_t> rx(bytes, 0);
+  std::vector<double> t;
+  for (int r = 0; r < kRounds && child.valid(); ++r) {
+    const uint64_t t0 = now_ns();
+    if (::write(sv[0], "g", 1) != 1) break;
+    size_t got = 0;
+    while (got < bytes) {
+      const ssize_t n = ::recv(sv[0], rx.data() + got, std::min(packet, bytes - got), 0);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got != bytes) break;
+    t.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+  }
+  ::close(sv[0]);
+  child.stop();
+  if (t.size() == kRounds) {
+    out.first_us = t[0];
+    std::sort(t.begin() + 1, t.end());
+    out.steady_us = t[2];
+  }
+  return out;
 }
 
 // Median of five memcpy runs of `bytes`, in microseconds.
@@ -288,6 +348,7 @@ int run_one(const Options& o, const Run& run,
     r.unit = "fetches";
     w.finish(&r, fetches);
     const CgroupsSnapshotClientStatus st = client->status();
+    const bool shm = (st.client.selected_profile & wire::kProfileShmMask) != 0;
     if (!ok || st.client.reconnect_count != 0 || st.client.connect_count != 1 ||
         st.layout != run.layout) {
       std::fprintf(stderr,
@@ -325,6 +386,13 @@ int run_one(const Options& o, const Run& run,
         .num("p50_over_memcpy", copy_us > 0 ? r.p50_us / copy_us : 0);
     client = make_error(Errc::kAborted, "done");  // close the session before the server
     child.stop();
+    if (!shm && st.client.agreed_packet_size > wire::kHeaderLen) {
+      // After the run, so that it cannot warm the kernel for the first fetch.
+      const RawTransfer raw =
+          raw_seqpacket_transfer(payload, st.client.agreed_packet_size - wire::kHeaderLen);
+      r.extra.num("raw_first_transfer_us", raw.first_us)
+          .num("raw_steady_transfer_us", raw.steady_us);
+    }
     if (o.run_dir.empty()) remove_tree(dir);
     report(r);
   }
