@@ -31,12 +31,13 @@ namespace netipc {
 // Requests of at least this many bytes get their own mapping.
 inline constexpr size_t kLargeBufferMapBytes = size_t{1} << 20;
 
-// Marks the 2 MiB-aligned extents inside [data, data + bytes) for huge
-// pages (MADV_HUGEPAGE), for a large array held elsewhere (a std::vector
-// reserved to megabytes) that is about to be filled for the first time.
-// Ranges under 4 MiB are left alone (they may hold no whole extent). A hint:
-// failures are ignored.
-void advise_huge_pages(void* data, size_t bytes) noexcept;
+// For a large array held elsewhere (a std::vector reserved to megabytes)
+// that is about to be filled whole: marks the 2 MiB-aligned extents inside
+// [data, data + bytes) for huge pages (MADV_HUGEPAGE) and pre-faults the
+// whole pages of the range in one MADV_POPULATE_WRITE call (contents are
+// unchanged). Ranges under 4 MiB are left alone. Hints: failures are
+// ignored.
+void prefault_large_array(void* data, size_t bytes) noexcept;
 
 class LargeBuffer {
  public:

@@ -65,7 +65,7 @@ Mapped map_aligned(size_t bytes) noexcept {
 
 }  // namespace
 
-void advise_huge_pages(void* data, size_t bytes) noexcept {
+void prefault_large_array(void* data, size_t bytes) noexcept {
   if (data == nullptr || bytes < 2 * kHugePage || g_hints_disabled.load(std::memory_order_relaxed)) {
     return;
   }
@@ -73,6 +73,12 @@ void advise_huge_pages(void* data, size_t bytes) noexcept {
   const uintptr_t first = (begin + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
   const uintptr_t last = (begin + bytes) & ~(uintptr_t{kHugePage} - 1);
   if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  // Whole pages only: the partial pages at either end may belong to other
+  // heap blocks (populating them would be harmless, but is not ours to do).
+  const uintptr_t page = page_size();
+  const uintptr_t p0 = (begin + page - 1) & ~(page - 1);
+  const uintptr_t p1 = (begin + bytes) & ~(page - 1);
+  if (p1 > p0) (void)::madvise(reinterpret_cast<void*>(p0), p1 - p0, MADV_POPULATE_WRITE);
 }
 
 void LargeBuffer::set_hints_disabled_for_testing(bool disabled) noexcept {

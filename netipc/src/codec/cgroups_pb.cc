@@ -272,7 +272,7 @@ size_t count_items(ByteSpan payload) {
 
 Status parse_snapshot(ByteSpan payload, CgroupsSnapshotViews* out) {
   out->items.reserve(count_items(payload));
-  advise_huge_pages(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
+  prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
   Reader r{payload.data, payload.data + payload.size};
   while (!r.done()) {
     uint32_t tag = 0;

@@ -207,16 +207,25 @@ TEST_F(LargeBufferTest, ImpossibleSizeIsNoMemoryAndLeavesTheBufferAlone) {
   EXPECT_EQ(b.backing(), LargeBuffer::Backing::kHeap);
 }
 
-TEST_F(LargeBufferTest, AdviseHugePagesMarksOnlyWholeInteriorExtents) {
-  // A range of 5 MiB starting 1 MiB past an extent boundary holds exactly
+TEST_F(LargeBufferTest, PrefaultLargeArrayMarksOnlyWholeInteriorExtents) {
+  // A range of 4 MiB starting 1 MiB past an extent boundary holds exactly
   // one whole extent; the advice must not touch the pages around it.
   const size_t reserve = 8 * kMiB;
   void* raw = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(raw, MAP_FAILED);
   const auto base = (reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1);
   auto* p = reinterpret_cast<uint8_t*>(base + kMiB);
-  advise_huge_pages(p, 4 * kMiB);  // interior [base+2M, base+4M): one extent
-  advise_huge_pages(p, kMiB);      // too small: ignored
+  std::memset(p, 7, 16);
+  prefault_large_array(p, 4 * kMiB);  // interior [base+2M, base+4M): one extent
+  EXPECT_EQ(p[0], 7);                 // contents unchanged
+  prefault_large_array(p + 4 * kMiB, kMiB);  // too small: ignored
+  if (!thp_mode().empty()) {
+    // Pre-faulted (Linux 5.14+; on older kernels the hint fails).
+    const size_t resident = resident_pages(p, 4 * kMiB);
+    const size_t pages = 4 * kMiB / static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    EXPECT_TRUE(resident == pages || resident <= 1) << resident;
+  }
+  EXPECT_EQ(resident_pages(p + 4 * kMiB, kMiB), 0u);
   std::memset(p, 1, 4 * kMiB);
   if (!thp_mode().empty()) {
     EXPECT_TRUE(advised_huge(reinterpret_cast<void*>(base + 2 * kMiB)));
