@@ -173,7 +173,8 @@ struct RawTransfer {
 RawTransfer raw_seqpacket_transfer(size_t bytes, size_t packet) {
   RawTransfer out;
   int sv[2];
-  if (bytes == 0 || packet == 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+  if (bytes == 0 || packet == 0 ||
+      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return out;
   }
   constexpr int kRounds = 4;
@@ -310,9 +311,9 @@ int run_one(const Options& o, const Run& run,
     const ProcCounters s2 = proc_counters(child.pid());
     const long faults2 = thread_minor_faults();
     auto first_views = std::make_unique<codec::CgroupsSnapshotViews>();
-    const bool first_ok =
-        first_payload.ok() && client->decode(*first_payload, first_views.get()).ok() &&
-        check(static_cast<const codec::CgroupsSnapshotViews*>(first_views.get()));
+    const bool first_ok = first_payload.ok() &&
+                          client->decode(*first_payload, first_views.get()).ok() &&
+                          check(static_cast<const codec::CgroupsSnapshotViews*>(first_views.get()));
     const uint64_t f3 = now_ns();
     const long faults3 = thread_minor_faults();
     if (!first_ok) {

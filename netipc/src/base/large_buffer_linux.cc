@@ -66,7 +66,8 @@ Mapped map_aligned(size_t bytes) noexcept {
 }  // namespace
 
 void prefault_large_array(void* data, size_t bytes) noexcept {
-  if (data == nullptr || bytes < 2 * kHugePage || g_hints_disabled.load(std::memory_order_relaxed)) {
+  if (data == nullptr || bytes < 2 * kHugePage ||
+      g_hints_disabled.load(std::memory_order_relaxed)) {
     return;
   }
   const auto begin = reinterpret_cast<uintptr_t>(data);

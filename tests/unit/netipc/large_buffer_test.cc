@@ -83,7 +83,9 @@ std::string vm_flags(const void* addr) {
   return "";
 }
 
-bool advised_huge(const void* addr) { return vm_flags(addr).find(" hg ") != std::string::npos; }
+bool advised_huge(const void* addr) {
+  return vm_flags(addr).find(" hg ") != std::string::npos;
+}
 
 class LargeBufferTest : public ::testing::Test {
  protected:
@@ -216,8 +218,8 @@ TEST_F(LargeBufferTest, PrefaultLargeArrayMarksOnlyWholeInteriorExtents) {
   const auto base = (reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1);
   auto* p = reinterpret_cast<uint8_t*>(base + kMiB);
   std::memset(p, 7, 16);
-  prefault_large_array(p, 4 * kMiB);  // interior [base+2M, base+4M): one extent
-  EXPECT_EQ(p[0], 7);                 // contents unchanged
+  prefault_large_array(p, 4 * kMiB);         // interior [base+2M, base+4M): one extent
+  EXPECT_EQ(p[0], 7);                        // contents unchanged
   prefault_large_array(p + 4 * kMiB, kMiB);  // too small: ignored
   if (!thp_mode().empty()) {
     // Pre-faulted (Linux 5.14+; on older kernels the hint fails).

@@ -26,7 +26,9 @@ Error io_error(const char* what, int err) {
 
 }  // namespace
 
-void LargeBufferDelete::operator()(LargeBuffer* b) const noexcept { delete b; }
+void LargeBufferDelete::operator()(LargeBuffer* b) const noexcept {
+  delete b;
+}
 
 size_t UdsConnection::receive_buffer_bytes() const noexcept {
   return rx_buf_ ? rx_buf_->capacity() : 0;
