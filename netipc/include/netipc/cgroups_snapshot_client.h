@@ -118,6 +118,10 @@ class CgroupsSnapshotClient {
   void abort() noexcept { client_.abort(); }
   void clear_abort() noexcept { client_.clear_abort(); }
   bool abort_pending() const noexcept { return client_.abort_pending(); }
+  // Connects now when there is no session (Client::refresh()): the
+  // connect and handshake a first fetch() would otherwise do. true when the
+  // state changed.
+  bool connect() { return client_.refresh(); }
   // Drops the session (also out of AUTH_FAILED / INCOMPATIBLE). The layout
   // choice and learned sizes are kept.
   void reset() { client_.reset(); }

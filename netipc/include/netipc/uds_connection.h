@@ -6,8 +6,9 @@
 // all its packets go out back to back.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "netipc/bytes.h"
 #include "netipc/result.h"
@@ -15,6 +16,14 @@
 #include "netipc/wire.h"
 
 namespace netipc {
+
+// The receive buffer's type is internal (a large mapping with huge-page
+// hints once a message passes 1 MiB); declared here so the connection can
+// own one.
+class LargeBuffer;
+struct LargeBufferDelete {
+  void operator()(LargeBuffer* b) const noexcept;
+};
 
 struct Limits {
   uint32_t max_payload = wire::kMaxPayloadDefault;
@@ -78,7 +87,7 @@ class UdsConnection {
   // a large message rarely (a snapshot every 30 s) and should not hold its
   // size in between.
   void release_receive_buffer(size_t keep_bytes);
-  size_t receive_buffer_bytes() const noexcept { return rx_buf_.capacity(); }
+  size_t receive_buffer_bytes() const noexcept;
 
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
@@ -88,6 +97,7 @@ class UdsConnection {
   Result<Message> receive_blocking(int64_t deadline_ns);
   Result<Message> read_message(int flags);
   Status wait(short events, int64_t deadline_ns, int abort_fd);
+  Status reserve_receive(size_t bytes, size_t preserve);
 
   UniqueFd fd_;
   bool blocking_receive_ = false;
@@ -101,7 +111,7 @@ class UdsConnection {
   uint8_t rx_chunk_hdr_[wire::kHeaderLen] = {};
   wire::Header rx_header_;
   Message rx_message_;
-  std::vector<uint8_t> rx_buf_;
+  std::unique_ptr<LargeBuffer, LargeBufferDelete> rx_buf_;
   bool rx_in_chunks_ = false;
   uint32_t rx_offset_ = 0;
   uint32_t rx_next_index_ = 0;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <exception>
 
+#include "base/large_buffer.h"
 #include "netipc/codec/cgroups_pb.h"
 
 namespace netipc::codec {
@@ -276,6 +277,7 @@ Status decode_cgroups_snapshot_v1(ByteSpan payload, CgroupsSnapshotViews* out) n
   } catch (const std::exception&) {
     return make_error(Errc::kNoMemory, "cgroups snapshot decode");
   }
+  prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
   for (uint32_t i = 0; i < view->size(); ++i) {
     auto it = view->item(i);
     if (!it.ok()) {

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 
+#include "base/large_buffer.h"
 #include "sys_linux.h"
 
 namespace netipc {
@@ -23,6 +25,22 @@ Error io_error(const char* what, int err) {
 }
 
 }  // namespace
+
+void LargeBufferDelete::operator()(LargeBuffer* b) const noexcept {
+  delete b;
+}
+
+size_t UdsConnection::receive_buffer_bytes() const noexcept {
+  return rx_buf_ ? rx_buf_->capacity() : 0;
+}
+
+Status UdsConnection::reserve_receive(size_t bytes, size_t preserve) {
+  if (!rx_buf_) {
+    rx_buf_.reset(new (std::nothrow) LargeBuffer());
+    if (!rx_buf_) return make_error(Errc::kNoMemory, "receive buffer");
+  }
+  return rx_buf_->reserve(bytes, preserve);
+}
 
 void UdsConnection::configure(uint32_t packet_size, Limits inbound, Limits outbound) {
   packet_size_ = packet_size > wire::kHeaderLen ? packet_size : wire::kPacketSizeFallback;
@@ -143,8 +161,8 @@ Result<UdsConnection::Rx> UdsConnection::read_first_packet(int flags) {
   // has been checked against the limits.
   const uint32_t body = packet_size_ - static_cast<uint32_t>(wire::kHeaderLen);
   const size_t first_cap = std::min<size_t>(body, inbound_.max_payload);
-  if (rx_buf_.size() < first_cap) rx_buf_.resize(first_cap);
-  iovec iov[2] = {{rx_hdr_, wire::kHeaderLen}, {rx_buf_.data(), first_cap}};
+  NETIPC_RETURN_IF_ERROR(reserve_receive(first_cap, 0));
+  iovec iov[2] = {{rx_hdr_, wire::kHeaderLen}, {rx_buf_->data(), first_cap}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
@@ -169,12 +187,14 @@ Result<UdsConnection::Rx> UdsConnection::read_first_packet(int flags) {
     return make_error(Errc::kProtocol, "first packet longer than its message");
   }
   if (got == h->payload_len) {
-    rx_message_ = Message{*h, ByteSpan(rx_buf_.data(), got)};
+    rx_message_ = Message{*h, ByteSpan(rx_buf_->data(), got)};
     return Rx::kComplete;
   }
   // Chunked: the rest follows in continuation packets.
   rx_expected_count_ = 1 + static_cast<uint32_t>((h->payload_len - got + body - 1) / body);
-  if (rx_buf_.size() < h->payload_len) rx_buf_.resize(h->payload_len);
+  // Sized once from the header's announced length (already bounded by the
+  // inbound ceiling), keeping the part the first packet brought.
+  NETIPC_RETURN_IF_ERROR(reserve_receive(h->payload_len, got));
   rx_offset_ = static_cast<uint32_t>(got);
   rx_next_index_ = 1;
   rx_in_chunks_ = true;
@@ -185,7 +205,7 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation(int flags) {
   const uint32_t body = packet_size_ - static_cast<uint32_t>(wire::kHeaderLen);
   const uint32_t total = rx_header_.payload_len;
   const uint32_t want = std::min(body, total - rx_offset_);
-  iovec iov[2] = {{rx_chunk_hdr_, wire::kHeaderLen}, {rx_buf_.data() + rx_offset_, want}};
+  iovec iov[2] = {{rx_chunk_hdr_, wire::kHeaderLen}, {rx_buf_->data() + rx_offset_, want}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
@@ -213,7 +233,7 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation(int flags) {
   ++rx_next_index_;
   if (rx_offset_ == total) {
     if (rx_next_index_ != rx_expected_count_) return make_error(Errc::kProtocol, "chunk count");
-    rx_message_ = Message{rx_header_, ByteSpan(rx_buf_.data(), total)};
+    rx_message_ = Message{rx_header_, ByteSpan(rx_buf_->data(), total)};
     return Rx::kComplete;
   }
   if (rx_next_index_ >= rx_expected_count_) return make_error(Errc::kProtocol, "short chunks");
@@ -237,8 +257,8 @@ Result<Message> UdsConnection::read_message(int flags) {
 Result<Message> UdsConnection::try_receive() { return read_message(MSG_DONTWAIT); }
 
 void UdsConnection::release_receive_buffer(size_t keep_bytes) {
-  if (rx_in_chunks_ || rx_buf_.capacity() <= keep_bytes) return;
-  std::vector<uint8_t>().swap(rx_buf_);
+  if (rx_in_chunks_ || receive_buffer_bytes() <= keep_bytes) return;
+  rx_buf_->release();
   rx_message_ = Message{};
 }
 
