@@ -6,6 +6,7 @@
 // all its packets go out back to back.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -68,6 +69,14 @@ class UdsConnection {
   // would block (kNotReady; call again when readable). Any other error
   // breaks the session.
   Result<Message> try_receive();
+  // As try_receive(), but also returns kNotReady, with the message still
+  // in progress, once the packets read in this call add up to
+  // `budget_bytes` or more (counted at the packet size; at least one packet
+  // is read). An event loop calls it once per readable event, so a large
+  // message is received over several iterations with other work between
+  // them instead of in one (the poll is level-triggered: the next event
+  // comes at once).
+  Result<Message> try_receive(size_t budget_bytes);
   // The header of the last message whose first packet was read; on
   // kLimitExceeded it names the offending request.
   const wire::Header& last_header() const { return rx_header_; }
@@ -79,6 +88,13 @@ class UdsConnection {
   // size in between.
   void release_receive_buffer(size_t keep_bytes);
   size_t receive_buffer_bytes() const noexcept { return rx_buf_.capacity(); }
+  // Hands the receive buffer to the caller, when no message is half
+  // received (else returns an empty vector and changes nothing). The last
+  // received payload stays where it is, now owned by the returned vector
+  // (it starts at data()); the next receive allocates a new buffer. For a
+  // caller that processes a large message on another thread without
+  // copying it and without the connection overwriting it.
+  std::vector<uint8_t> take_receive_buffer();
 
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
@@ -86,7 +102,7 @@ class UdsConnection {
   Result<Rx> read_first_packet(int flags);
   Result<Rx> read_continuation(int flags);
   Result<Message> receive_blocking(int64_t deadline_ns);
-  Result<Message> read_message(int flags);
+  Result<Message> read_message(int flags, size_t budget_bytes = SIZE_MAX);
   Status wait(short events, int64_t deadline_ns, int abort_fd);
 
   UniqueFd fd_;

@@ -218,6 +218,11 @@ void AsyncClient::release_receive_buffer(size_t keep_bytes) {
   if (!impl_->busy && impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
 }
 
+std::vector<uint8_t> AsyncClient::take_receive_buffer() {
+  if (impl_->busy || impl_->slot == nullptr) return {};
+  return impl_->slot->conn.take_receive_buffer();
+}
+
 void AsyncClient::abort() {
   Impl& d = *impl_;
   d.aborted = true;

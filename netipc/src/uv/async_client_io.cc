@@ -141,9 +141,10 @@ bool AsyncClient::Impl::pump_send(Step* next) {
   return true;
 }
 
-// Drains readable packets. Returns true while the response is incomplete.
+// Reads at most kReceiveBytesPerEvent of the response, then yields to the
+// loop. Returns true while the response is incomplete.
 bool AsyncClient::Impl::pump_receive(Step* next) {
-  auto m = slot->conn.try_receive();
+  auto m = slot->conn.try_receive(kReceiveBytesPerEvent);
   if (!m.ok() && m.code() == Errc::kNotReady) return true;
   uv_timer_stop(&timer);
   if (!m.ok()) {

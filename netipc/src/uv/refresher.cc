@@ -41,8 +41,14 @@ struct Refresher::Impl {
   // the work body after; libuv orders both hand-overs.
   RefreshOutcome outcome;
   bool have_payload = false;
-  std::vector<uint8_t> payload;  // the response, copied out of the client
-  Status decoded;                // of `payload`, settled with the client on the loop
+  // The response: a large one is the client's receive buffer itself,
+  // handed over (no copy on the loop, and the client cannot overwrite it
+  // while the work decodes it); a small one is copied, so that the client
+  // keeps its buffer and a steady stream of small refreshes allocates
+  // nothing. `response` is the payload inside `payload`.
+  std::vector<uint8_t> payload;
+  ByteSpan response;
+  Status decoded;                // of `response`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
   int64_t call_start_ns = 0;
 
@@ -57,6 +63,7 @@ struct Refresher::Impl {
 
   void start_attempt();
   void on_call(Result<ByteSpan> reply);
+  void take_payload(ByteSpan reply);
   void queue_work();
   void work_body();
   void complete();
@@ -105,16 +112,35 @@ void Refresher::Impl::on_call(Result<ByteSpan> reply) {
   if (!reply.ok()) {
     outcome.error = reply.error();
   } else {
-    // The payload is only valid inside this callback: copy it out so the
-    // build can run on the threadpool.
-    payload.assign(reply->data, reply->data + reply->size);
+    take_payload(*reply);
     outcome.payload_bytes = reply->size;
     have_payload = true;
-    // A large response's buffer is not kept next to its copy and the
-    // snapshot built from it (kKeepReceiveBufferBytes).
-    client->release_receive_buffer(kKeepReceiveBufferBytes);
   }
   queue_work();
+}
+
+// The payload is the client's only until this callback returns. A large
+// one (over kKeepReceiveBufferBytes, which the client would not keep
+// anyway) leaves with its buffer: the work decodes it in place and frees
+// it, and the loop does no work in proportion to the snapshot. A small
+// one is copied (at most 1 MiB) and the client keeps its buffer.
+void Refresher::Impl::take_payload(ByteSpan reply) {
+  if (reply.size > kKeepReceiveBufferBytes) {
+    std::vector<uint8_t> taken = client->take_receive_buffer();
+    if (taken.data() == reply.data && taken.size() >= reply.size) {
+      payload = std::move(taken);
+      response = ByteSpan(payload.data(), reply.size);
+      return;
+    }
+    // Not handed over as expected: copy while `taken` still holds the
+    // bytes, and do not keep a large buffer next to the copy.
+    payload.assign(reply.data, reply.data + reply.size);
+    response = ByteSpan(payload);
+    client->release_receive_buffer(kKeepReceiveBufferBytes);
+    return;
+  }
+  payload.assign(reply.data, reply.data + reply.size);
+  response = ByteSpan(payload);
 }
 
 void Refresher::Impl::queue_work() {
@@ -150,13 +176,14 @@ void Refresher::Impl::work_body() {
   if (have_payload) {
     // Decoding validates the header, the directory and every item. No call
     // is in flight while the work runs, so the client's layout is stable.
-    decoded = client->decode_only(ByteSpan(payload), &scratch);
+    decoded = client->decode_only(response, &scratch);
     Result<std::shared_ptr<const Snapshot>> snap =
-        decoded.ok() ? build_snapshot(scratch, payload.size(), cfg.max_snapshot_bytes)
+        decoded.ok() ? build_snapshot(scratch, response.size, cfg.max_snapshot_bytes)
                      : decoded.error();
-    // Between refreshes (30 s) keep neither the copy nor the views: they
-    // would double the resident size of a large cache.
+    // Between refreshes (30 s) keep neither the response nor the views:
+    // they would double the resident size of a large cache.
     std::vector<uint8_t>().swap(payload);
+    response = ByteSpan();
     std::vector<CgroupItemView>().swap(scratch.items);
     if (snap.ok()) {
       publish_refresh(store.get(), name, std::move(snap).value(), &outcome);

@@ -36,9 +36,11 @@
 
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "netipc/bytes.h"
 #include "netipc/client_config.h"
@@ -47,6 +49,13 @@
 #include "netipc/uds_connection.h"
 
 namespace netipc::uv {
+
+// The most a readable event reads of a response (at least one packet):
+// a response larger than this is received over several loop iterations,
+// so the loop never copies a whole large response in one. With the
+// default packet size (the socket's send buffer, ~200 KiB) that is one
+// packet per iteration.
+inline constexpr size_t kReceiveBytesPerEvent = size_t{64} << 10;
 
 class AsyncClient {
  public:
@@ -86,6 +95,13 @@ class AsyncClient {
   // response's payload is invalid afterwards. Nothing while a call is in
   // flight.
   void release_receive_buffer(size_t keep_bytes);
+  // Hands the session's receive buffer to the caller
+  // (UdsConnection::take_receive_buffer): called from inside `done`, the
+  // response's payload stays valid for as long as the returned vector
+  // lives (it starts at data()) and the client never writes to it again;
+  // the next response goes into a new buffer. Empty while a call is in
+  // flight or without a session.
+  std::vector<uint8_t> take_receive_buffer();
 
   // Closes the handles; see the callback contract above. A second close()
   // is ignored (its callback never runs).

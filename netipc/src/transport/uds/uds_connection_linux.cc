@@ -221,7 +221,8 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation(int flags) {
   return Rx::kProgress;
 }
 
-Result<Message> UdsConnection::read_message(int flags) {
+Result<Message> UdsConnection::read_message(int flags, size_t budget_bytes) {
+  size_t spent = 0;
   for (;;) {
     auto r = rx_in_chunks_ ? read_continuation(flags) : read_first_packet(flags);
     if (!r.ok()) {
@@ -231,10 +232,24 @@ Result<Message> UdsConnection::read_message(int flags) {
     if (*r == Rx::kComplete) return rx_message_;
     // Would block (or, in blocking mode, SO_RCVTIMEO expired).
     if (*r == Rx::kWouldBlock) return make_error(Errc::kNotReady, "recvmsg would block");
+    spent += packet_size_;
+    if (spent >= budget_bytes) return make_error(Errc::kNotReady, "receive budget spent");
   }
 }
 
 Result<Message> UdsConnection::try_receive() { return read_message(MSG_DONTWAIT); }
+
+Result<Message> UdsConnection::try_receive(size_t budget_bytes) {
+  return read_message(MSG_DONTWAIT, budget_bytes);
+}
+
+std::vector<uint8_t> UdsConnection::take_receive_buffer() {
+  if (rx_in_chunks_) return {};
+  std::vector<uint8_t> out;
+  out.swap(rx_buf_);
+  rx_message_ = Message{};
+  return out;
+}
 
 void UdsConnection::release_receive_buffer(size_t keep_bytes) {
   if (rx_in_chunks_ || rx_buf_.capacity() <= keep_bytes) return;
