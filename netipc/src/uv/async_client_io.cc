@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <new>
 
 #include "async_client_impl.h"
 #include "netipc/handshake.h"
@@ -144,7 +145,13 @@ bool AsyncClient::Impl::pump_send(Step* next) {
 // Reads at most kReceiveBytesPerEvent of the response, then yields to the
 // loop. Returns true while the response is incomplete.
 bool AsyncClient::Impl::pump_receive(Step* next) {
-  auto m = slot->conn.try_receive(kReceiveBytesPerEvent);
+  Result<Message> m = make_error(Errc::kNoMemory, "receive buffer");
+  try {
+    m = slot->conn.try_receive(kReceiveBytesPerEvent);
+  } catch (const std::bad_alloc&) {
+    // The receive buffer could not grow: the message is lost and the
+    // session with it (no exception leaves a libuv callback).
+  }
   if (!m.ok() && m.code() == Errc::kNotReady) return true;
   uv_timer_stop(&timer);
   if (!m.ok()) {

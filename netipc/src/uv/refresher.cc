@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,9 +113,14 @@ void Refresher::Impl::on_call(Result<ByteSpan> reply) {
   if (!reply.ok()) {
     outcome.error = reply.error();
   } else {
-    take_payload(*reply);
     outcome.payload_bytes = reply->size;
-    have_payload = true;
+    try {
+      take_payload(*reply);
+      have_payload = true;
+    } catch (const std::bad_alloc&) {  // the copy of a small response
+      std::vector<uint8_t>().swap(payload);
+      outcome.error = make_error(Errc::kNoMemory, "copy of the snapshot response");
+    }
   }
   queue_work();
 }
