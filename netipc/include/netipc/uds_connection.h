@@ -95,6 +95,13 @@ class UdsConnection {
   // caller that processes a large message on another thread without
   // copying it and without the connection overwriting it.
   std::vector<uint8_t> take_receive_buffer();
+  // The other direction: swaps `*buf` in as the receive buffer when no
+  // message is half received (else returns false and changes nothing);
+  // `*buf` gets the previous one. A message that fits in buf->size() is
+  // received into it as is, without growing or zero-filling it: a caller
+  // can allocate and fault in a large buffer on another thread, away from
+  // its event loop.
+  bool swap_receive_buffer(std::vector<uint8_t>* buf);
 
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };

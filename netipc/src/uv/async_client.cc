@@ -223,6 +223,16 @@ std::vector<uint8_t> AsyncClient::take_receive_buffer() {
   return impl_->slot->conn.take_receive_buffer();
 }
 
+void AsyncClient::provide_receive_buffer(std::vector<uint8_t> buf) {
+  Impl& d = *impl_;
+  if (d.busy || d.closing) return;
+  if (d.slot == nullptr) {
+    d.spare_rx = std::move(buf);
+    return;
+  }
+  (void)d.slot->conn.swap_receive_buffer(&buf);  // no call in flight: nothing half received
+}
+
 void AsyncClient::abort() {
   Impl& d = *impl_;
   d.aborted = true;

@@ -57,6 +57,7 @@ struct AsyncClient::Impl {
   bool deferred = false;  // the timer delivers `failure` on the next iteration
   Error failure;
   CloseCallback closed;
+  std::vector<uint8_t> spare_rx;  // provide_receive_buffer() before a session exists
 
   explicit Impl(ClientPolicy p) : policy(std::move(p)) {}
 

@@ -43,6 +43,10 @@ bool AsyncClient::Impl::start_connect(Step* next) {
   s->owner = this;
   const int fd_num = fd->get();
   s->conn = UdsConnection(std::move(*fd));
+  if (!spare_rx.empty()) {
+    (void)s->conn.swap_receive_buffer(&spare_rx);
+    std::vector<uint8_t>().swap(spare_rx);
+  }
   const int rc = uv_poll_init(loop, &s->poll, fd_num);
   if (rc != 0) {
     delete s;

@@ -30,6 +30,7 @@ struct Refresher::Impl {
 
   uv_timer_t timer{};
   uv_work_t work{};
+  uv_work_t prep{};  // allocates the next receive buffer on the threadpool
   bool started = false;
   bool stopping = false;
   bool timer_open = false;
@@ -37,6 +38,7 @@ struct Refresher::Impl {
   bool fully_closed = false;
   bool busy = false;         // an attempt runs: call, then work, then delivery
   bool work_queued = false;  // submitted; its after-work callback has not run
+  bool prep_queued = false;  // the same, for `prep`
 
   // The attempt in flight. Written on the loop before uv_queue_work and by
   // the work body after; libuv orders both hand-overs.
@@ -49,6 +51,14 @@ struct Refresher::Impl {
   // nothing. `response` is the payload inside `payload`.
   std::vector<uint8_t> payload;
   ByteSpan response;
+  // The receive buffer for the next response, allocated and zero-filled
+  // (faulted in) by `prep` on the threadpool when the last successful
+  // response was large, then given to the client before the call: the
+  // loop then neither grows nor faults in a buffer of the snapshot's size.
+  // Sized from the last response plus an eighth; a larger response still
+  // grows it on the loop.
+  std::vector<uint8_t> prepared;
+  size_t expected_bytes = 0;
   Status decoded;                // of `response`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
   int64_t call_start_ns = 0;
@@ -63,6 +73,7 @@ struct Refresher::Impl {
   uint64_t skipped = 0;
 
   void start_attempt();
+  void start_call();
   void on_call(Result<ByteSpan> reply);
   void take_payload(ByteSpan reply);
   void queue_work();
@@ -75,6 +86,8 @@ struct Refresher::Impl {
   static void on_timer_closed(uv_handle_t* h);
   static void on_work(uv_work_t* w);
   static void on_after_work(uv_work_t* w, int status);
+  static void on_prep(uv_work_t* w);
+  static void on_after_prep(uv_work_t* w, int status);
 };
 
 void Refresher::Impl::on_timer(uv_timer_t* t) {
@@ -92,6 +105,41 @@ void Refresher::Impl::start_attempt() {
   ++attempts;
   outcome = RefreshOutcome{};
   have_payload = false;
+  if (expected_bytes > kKeepReceiveBufferBytes) {
+    prep.data = this;
+    if (uv_queue_work(loop, &prep, &Impl::on_prep, &Impl::on_after_prep) == 0) {
+      prep_queued = true;
+      return;
+    }
+  }
+  start_call();
+}
+
+void Refresher::Impl::on_prep(uv_work_t* w) {
+  Impl* self = static_cast<Impl*>(w->data);
+  const size_t n = self->expected_bytes + self->expected_bytes / 8;
+  try {
+    self->prepared.assign(n, 0);
+  } catch (const std::bad_alloc&) {
+    std::vector<uint8_t>().swap(self->prepared);  // the loop allocates as it receives
+  }
+}
+
+void Refresher::Impl::on_after_prep(uv_work_t* w, int /*status*/) {
+  Impl* self = static_cast<Impl*>(w->data);
+  self->prep_queued = false;
+  if (self->stopping) {
+    std::vector<uint8_t>().swap(self->prepared);
+    self->busy = false;
+    self->maybe_finish();
+    return;
+  }
+  self->client->provide_receive_buffer(std::move(self->prepared));
+  self->prepared = std::vector<uint8_t>();
+  self->start_call();
+}
+
+void Refresher::Impl::start_call() {
   call_start_ns = detail::monotonic_ns();
   Status st = client->call(cfg.timeout_ms, [this](Result<ByteSpan> r) { on_call(std::move(r)); });
   if (!st.ok()) {
@@ -112,8 +160,11 @@ void Refresher::Impl::on_call(Result<ByteSpan> reply) {
   outcome.layout = client->layout();
   if (!reply.ok()) {
     outcome.error = reply.error();
+    // A buffer prepared for this response is not kept for 30 s.
+    client->release_receive_buffer(kKeepReceiveBufferBytes);
   } else {
     outcome.payload_bytes = reply->size;
+    expected_bytes = reply->size;
     try {
       take_payload(*reply);
       have_payload = true;
@@ -238,6 +289,7 @@ void Refresher::Impl::begin_stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Impl::on_timer_closed);
   }
   if (work_queued) (void)uv_cancel(reinterpret_cast<uv_req_t*>(&work));
+  if (prep_queued) (void)uv_cancel(reinterpret_cast<uv_req_t*>(&prep));
   client->close([this] {
     client_open = false;
     maybe_finish();
@@ -251,7 +303,9 @@ void Refresher::Impl::on_timer_closed(uv_handle_t* h) {
 }
 
 void Refresher::Impl::maybe_finish() {
-  if (!stopping || timer_open || client_open || work_queued || fully_closed) return;
+  if (!stopping || timer_open || client_open || work_queued || prep_queued || fully_closed) {
+    return;
+  }
   fully_closed = true;
   if (owner == nullptr) {
     delete this;

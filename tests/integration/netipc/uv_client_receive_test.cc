@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cache_test_util.h"
+#include "client_test_server.h"
 #include "netipc/handshake.h"
 #include "netipc/session.h"
 #include "netipc/uds.h"
@@ -222,6 +223,83 @@ TEST_F(UvClientReceiveTest, AQueuedLargeResponseIsReadOverManyIterationsWithHand
   EXPECT_GE(rounds_with_unread_left, 8);
 
   uv_close(reinterpret_cast<uv_handle_t*>(&checks.h), nullptr);
+  bool closed = false;
+  (*client)->close([&] { closed = true; });
+  EXPECT_TRUE(run_until([&] { return closed; }));
+}
+
+// provide_receive_buffer() / take_receive_buffer(): a response that fits
+// in a provided buffer is received into it in place (before a session
+// exists the buffer waits for the next one), and the taken buffer is the
+// one the payload lives in, out of the client's reach: the next response
+// goes elsewhere.
+TEST_F(UvClientReceiveTest, AProvidedBufferReceivesTheResponseInPlaceAndCanBeTakenAway) {
+  const std::vector<uint8_t> body(300000, 0xA5);
+  ServerPolicy policy;
+  policy.max_response_payload_bytes = 1 << 20;
+  test::TestServer server(dir_.path(), service_, policy,
+                          [&](const wire::Header&, ByteSpan, const wire::HelloAck&) {
+                            return test::Reply::ok(body);
+                          });
+  ASSERT_TRUE(server.ok()) << server.error();
+  ClientConfig cc;
+  cc.run_dir = dir_.path();
+  cc.service = service_;
+  cc.method = static_cast<uint16_t>(wire::Method::kIncrement);
+  cc.max_response_payload_bytes = 1 << 20;
+  auto client = AsyncClient::create(&loop_, cc);
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  const uint8_t request[8] = {};
+
+  // One call; `done` records where the payload was and may take the buffer.
+  struct Seen {
+    bool called = false;
+    bool equal = false;
+    const uint8_t* at = nullptr;
+    std::vector<uint8_t> taken;
+  };
+  auto call = [&](bool take) {
+    Seen seen;
+    EXPECT_TRUE((*client)
+                    ->call(ByteSpan(request, sizeof request), 1, 0,
+                           [&](Result<Message> r) {
+                             seen.called = true;
+                             if (!r.ok()) return;
+                             seen.at = r->payload.data;
+                             seen.equal = std::vector<uint8_t>(r->payload.data,
+                                                               r->payload.data + r->payload.size) ==
+                                          body;
+                             if (take) seen.taken = (*client)->take_receive_buffer();
+                           })
+                    .ok());
+    EXPECT_TRUE(run_until([&] { return seen.called; }));
+    return seen;
+  };
+
+  std::vector<uint8_t> first(400000);
+  const uint8_t* first_at = first.data();
+  (*client)->provide_receive_buffer(std::move(first));  // no session yet
+  Seen a = call(true);
+  EXPECT_TRUE(a.equal);
+  EXPECT_EQ(a.at, first_at);
+  EXPECT_EQ(a.taken.data(), first_at);
+  EXPECT_EQ(a.taken.size(), 400000u);
+
+  std::vector<uint8_t> second(400000);
+  const uint8_t* second_at = second.data();
+  (*client)->provide_receive_buffer(std::move(second));  // to the session
+  Seen b = call(true);
+  EXPECT_TRUE(b.equal);
+  EXPECT_EQ(b.at, second_at);
+  EXPECT_EQ(b.taken.data(), second_at);
+
+  // Nothing provided: a buffer of the client's own, neither of the taken.
+  Seen c = call(false);
+  EXPECT_TRUE(c.equal);
+  EXPECT_NE(c.at, first_at);
+  EXPECT_NE(c.at, second_at);
+  EXPECT_TRUE(c.taken.empty());
+
   bool closed = false;
   (*client)->close([&] { closed = true; });
   EXPECT_TRUE(run_until([&] { return closed; }));

@@ -112,6 +112,10 @@ class AsyncCgroupsSnapshotClient {
   // AsyncClient::take_receive_buffer(): inside call()'s `done`, the payload
   // then lives in the returned vector, out of the client's reach.
   std::vector<uint8_t> take_receive_buffer() { return client_->take_receive_buffer(); }
+  // AsyncClient::provide_receive_buffer().
+  void provide_receive_buffer(std::vector<uint8_t> buf) {
+    client_->provide_receive_buffer(std::move(buf));
+  }
   void abort() { client_->abort(); }
   void clear_abort() { client_->clear_abort(); }
   void close(CloseCallback closed) { client_->close(std::move(closed)); }

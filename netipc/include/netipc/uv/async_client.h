@@ -102,6 +102,12 @@ class AsyncClient {
   // the next response goes into a new buffer. Empty while a call is in
   // flight or without a session.
   std::vector<uint8_t> take_receive_buffer();
+  // Gives the client a receive buffer for its next responses
+  // (UdsConnection::swap_receive_buffer): a response that fits in
+  // buf.size() is received into it without the loop growing or
+  // zero-filling a buffer. Goes to the current session, or to the next
+  // one this client connects. Ignored while a call is in flight.
+  void provide_receive_buffer(std::vector<uint8_t> buf);
 
   // Closes the handles; see the callback contract above. A second close()
   // is ignored (its callback never runs).

@@ -251,6 +251,13 @@ std::vector<uint8_t> UdsConnection::take_receive_buffer() {
   return out;
 }
 
+bool UdsConnection::swap_receive_buffer(std::vector<uint8_t>* buf) {
+  if (rx_in_chunks_) return false;
+  rx_buf_.swap(*buf);
+  rx_message_ = Message{};
+  return true;
+}
+
 void UdsConnection::release_receive_buffer(size_t keep_bytes) {
   if (rx_in_chunks_ || rx_buf_.capacity() <= keep_bytes) return;
   std::vector<uint8_t>().swap(rx_buf_);
