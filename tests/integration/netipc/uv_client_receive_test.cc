@@ -32,6 +32,7 @@
 #include "netipc/uv/async_client.h"
 #include "netipc/uv/refresher.h"
 #include "test_support.h"
+#include "uv_test_util.h"
 
 namespace netipc::uv {
 namespace {
@@ -52,19 +53,7 @@ class UvClientReceiveTest : public ::testing::Test {
   }
 
   bool run_until(const std::function<bool()>& pred, int ms = 10000) {
-    uv_timer_t wd;
-    uv_timer_init(&loop_, &wd);
-    uv_timer_start(
-        &wd, [](uv_timer_t*) {}, 5, 5);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-    bool ok = pred();
-    while (!ok && Clock::now() < deadline) {
-      uv_run(&loop_, UV_RUN_ONCE);
-      ok = pred();
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(&wd), nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    return ok;
+    return uv_test::run_loop_until(&loop_, pred, ms);
   }
 
   std::unique_ptr<Refresher> make_refresher(int interval_ms) {
@@ -402,7 +391,7 @@ class DroppingServer {
   }
   void serve(UniqueFd fd) {
     uint8_t hello[128];
-    const int64_t deadline = test_deadline();
+    const int64_t deadline = uv_test::deadline_in_ms(5000);
     pollfd pfd{fd.get(), POLLIN, 0};
     if (::poll(&pfd, 1, 5000) <= 0) return;
     auto packet = read_hello(fd.get(), hello, sizeof hello);
@@ -425,11 +414,6 @@ class DroppingServer {
     if (!conn.start_send(h, ByteSpan(body_)).ok()) return;
     auto sent = conn.continue_send();
     if (sent.ok() && !*sent) ++dropped_;  // part of it queued; closing now
-  }
-  static int64_t test_deadline() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (static_cast<int64_t>(ts.tv_sec) + 5) * 1000000000 + ts.tv_nsec;
   }
 
   UdsListener listener_;
