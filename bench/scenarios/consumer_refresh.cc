@@ -36,7 +36,8 @@
 // iteration (the gap minus the time the loop waited for a core).
 // loop_steady_max_gap_ms and loop_steady_max_busy_ms are the same over the
 // refreshes after the first (which connects and has no earlier response to
-// size its receive buffer by).
+// size its receive buffer by). loop_rss_kb: VmRSS after those refreshes,
+// still attached (the blocking consumer of consumer_rss_kb is gone by then).
 #include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -157,6 +158,7 @@ struct LoopResult {
   double max_busy_ms = 0;
   double steady_max_gap_ms = 0;   // refreshes after the first only
   double steady_max_busy_ms = 0;  // the same
+  long rss_kb = 0;                // VmRSS after the last refresh, still attached
   uint64_t ticks = 0;
 };
 
@@ -235,6 +237,7 @@ LoopResult run_loop(const std::string& dir, uint16_t layout, size_t n, double se
   while (!failed && (now_ns() < end || total.size() < 5)) {
     uv_run(&loop, UV_RUN_ONCE);
   }
+  out.rss_kb = vm_rss_kb();
   bool detached = false;
   (void)(*consumer)->detach([&] { detached = true; });
   uv_close(reinterpret_cast<uv_handle_t*>(&ticker.timer), nullptr);
@@ -407,6 +410,7 @@ int run_size(const Options& o, size_t n, uint16_t layout, bool files, int rep) {
       .num("loop_max_busy_ms", lr.max_busy_ms)
       .num("loop_steady_max_gap_ms", lr.steady_max_gap_ms)
       .num("loop_steady_max_busy_ms", lr.steady_max_busy_ms)
+      .integer("loop_rss_kb", lr.rss_kb)
       .integer("loop_ticks", static_cast<int64_t>(lr.ticks));
   child.stop();
   remove_tree(procs);

@@ -215,7 +215,9 @@ bool AsyncClient::call_in_flight() const {
 }
 
 void AsyncClient::release_receive_buffer(size_t keep_bytes) {
-  if (!impl_->busy && impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
+  if (impl_->busy) return;
+  if (impl_->spare_rx.capacity() > keep_bytes) std::vector<uint8_t>().swap(impl_->spare_rx);
+  if (impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
 }
 
 std::vector<uint8_t> AsyncClient::take_receive_buffer() {

@@ -105,24 +105,34 @@ void Refresher::Impl::start_attempt() {
   ++attempts;
   outcome = RefreshOutcome{};
   have_payload = false;
-  if (expected_bytes > kKeepReceiveBufferBytes) {
+  // Only onto a live session: a refresh that has to connect may well fail
+  // (provider away) and would allocate the buffer for nothing.
+  if (expected_bytes > kKeepReceiveBufferBytes && client->state() == ClientState::kReady) {
+    // Reserved here, from the loop thread's malloc arena like every other
+    // receive buffer (no page is touched: one mmap or a reused free
+    // block); the work only writes it. Allocated from a threadpool
+    // thread's arena, freed blocks of this size stayed resident there.
+    try {
+      prepared.reserve(expected_bytes + expected_bytes / 8);
+    } catch (const std::bad_alloc&) {
+      std::vector<uint8_t>().swap(prepared);  // the client grows its own buffer
+    }
     prep.data = this;
-    if (uv_queue_work(loop, &prep, &Impl::on_prep, &Impl::on_after_prep) == 0) {
+    if (prepared.capacity() != 0 &&
+        uv_queue_work(loop, &prep, &Impl::on_prep, &Impl::on_after_prep) == 0) {
       prep_queued = true;
       return;
     }
+    std::vector<uint8_t>().swap(prepared);
   }
   start_call();
 }
 
+// Zero-fills the reserved capacity: no reallocation, only the first-touch
+// faults, here instead of on the loop.
 void Refresher::Impl::on_prep(uv_work_t* w) {
   Impl* self = static_cast<Impl*>(w->data);
-  const size_t n = self->expected_bytes + self->expected_bytes / 8;
-  try {
-    self->prepared.assign(n, 0);
-  } catch (const std::bad_alloc&) {
-    std::vector<uint8_t>().swap(self->prepared);  // the loop allocates as it receives
-  }
+  self->prepared.resize(self->prepared.capacity());
 }
 
 void Refresher::Impl::on_after_prep(uv_work_t* w, int /*status*/) {

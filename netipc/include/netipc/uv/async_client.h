@@ -91,9 +91,9 @@ class AsyncClient {
   Status reset();
 
   // Frees the session's receive buffer when it holds more than
-  // `keep_bytes` (UdsConnection::release_receive_buffer); the last
-  // response's payload is invalid afterwards. Nothing while a call is in
-  // flight.
+  // `keep_bytes` (UdsConnection::release_receive_buffer), and a provided
+  // one still waiting for a session; the last response's payload is
+  // invalid afterwards. Nothing while a call is in flight.
   void release_receive_buffer(size_t keep_bytes);
   // Hands the session's receive buffer to the caller
   // (UdsConnection::take_receive_buffer): called from inside `done`, the
