@@ -59,7 +59,7 @@ struct Refresher::Impl {
   // grows it on the loop.
   std::vector<uint8_t> prepared;
   size_t expected_bytes = 0;
-  Status decoded;                // of `response`, settled with the client on the loop
+  Status decoded;  // of `response`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
   int64_t call_start_ns = 0;
 

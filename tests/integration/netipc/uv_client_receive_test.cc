@@ -126,7 +126,8 @@ TEST_F(UvClientReceiveTest, AQueuedLargeResponseIsReadOverManyIterationsWithHand
                          [&](Result<Message> r) {
                            called = true;
                            code = r.code();
-                           if (r.ok()) got.assign(r->payload.data, r->payload.data + r->payload.size);
+                           if (r.ok())
+                             got.assign(r->payload.data, r->payload.data + r->payload.size);
                          })
                   .ok());
 
@@ -226,10 +227,9 @@ TEST_F(UvClientReceiveTest, AProvidedBufferReceivesTheResponseInPlaceAndCanBeTak
   const std::vector<uint8_t> body(300000, 0xA5);
   ServerPolicy policy;
   policy.max_response_payload_bytes = 1 << 20;
-  test::TestServer server(dir_.path(), service_, policy,
-                          [&](const wire::Header&, ByteSpan, const wire::HelloAck&) {
-                            return test::Reply::ok(body);
-                          });
+  test::TestServer server(
+      dir_.path(), service_, policy,
+      [&](const wire::Header&, ByteSpan, const wire::HelloAck&) { return test::Reply::ok(body); });
   ASSERT_TRUE(server.ok()) << server.error();
   ClientConfig cc;
   cc.run_dir = dir_.path();
@@ -255,9 +255,9 @@ TEST_F(UvClientReceiveTest, AProvidedBufferReceivesTheResponseInPlaceAndCanBeTak
                              seen.called = true;
                              if (!r.ok()) return;
                              seen.at = r->payload.data;
-                             seen.equal = std::vector<uint8_t>(r->payload.data,
-                                                               r->payload.data + r->payload.size) ==
-                                          body;
+                             seen.equal =
+                                 std::vector<uint8_t>(r->payload.data,
+                                                      r->payload.data + r->payload.size) == body;
                              if (take) seen.taken = (*client)->take_receive_buffer();
                            })
                     .ok());
@@ -306,11 +306,12 @@ TEST_F(UvClientReceiveTest, StopWhileTheWorkRunsOnAHandedOverResponseKeepsItExac
   std::atomic<uint64_t> payload_bytes{0};
   int calls = 0;
   ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome&) { ++calls; }).ok());
-  ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome& o, const std::shared_ptr<const Snapshot>&) {
-                 payload_bytes = o.payload_bytes;
-                 in_hook = true;
-                 test::wait_until([&] { return may_return.load(); });
-               }).ok());
+  ASSERT_TRUE(
+      r->set_work_hook([&](const RefreshOutcome& o, const std::shared_ptr<const Snapshot>&) {
+         payload_bytes = o.payload_bytes;
+         in_hook = true;
+         test::wait_until([&] { return may_return.load(); });
+       }).ok());
   ASSERT_TRUE(r->start().ok());
   ASSERT_TRUE(run_until([&] { return in_hook.load(); }));
   EXPECT_GT(payload_bytes.load(), kKeepReceiveBufferBytes);
@@ -429,10 +430,9 @@ TEST_F(UvClientReceiveTest, ASessionDroppedMidResponseFailsTheAttemptAndTheLoopC
   std::vector<RefreshOutcome> seen;
   std::atomic<int> hooks{0};
   ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) { seen.push_back(o); }).ok());
-  ASSERT_TRUE(
-      r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
-         ++hooks;
-       }).ok());
+  ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
+                 ++hooks;
+               }).ok());
   ASSERT_TRUE(r->start().ok());
   ASSERT_TRUE(run_until([&] { return !seen.empty(); }));
   EXPECT_FALSE(seen[0].ok());
