@@ -24,6 +24,11 @@ class LargeBuffer;
 struct LargeBufferDelete {
   void operator()(LargeBuffer* b) const noexcept;
 };
+using ReceiveBuffer = std::unique_ptr<LargeBuffer, LargeBufferDelete>;
+// A receive buffer of at least `bytes`, its pages already faulted in (huge
+// pages where the kernel allows; see UdsConnection::swap_receive_buffer).
+// Null when the memory is not available.
+ReceiveBuffer make_receive_buffer(size_t bytes) noexcept;
 
 struct Limits {
   uint32_t max_payload = wire::kMaxPayloadDefault;
@@ -77,6 +82,14 @@ class UdsConnection {
   // would block (kNotReady; call again when readable). Any other error
   // breaks the session.
   Result<Message> try_receive();
+  // As try_receive(), but also returns kNotReady, with the message still
+  // in progress, once the packets read in this call add up to
+  // `budget_bytes` or more (counted at the packet size; at least one packet
+  // is read). An event loop calls it once per readable event, so a large
+  // message is received over several iterations with other work between
+  // them instead of in one (the poll is level-triggered: the next event
+  // comes at once).
+  Result<Message> try_receive(size_t budget_bytes);
   // The header of the last message whose first packet was read; on
   // kLimitExceeded it names the offending request.
   const wire::Header& last_header() const { return rx_header_; }
@@ -88,6 +101,20 @@ class UdsConnection {
   // size in between.
   void release_receive_buffer(size_t keep_bytes);
   size_t receive_buffer_bytes() const noexcept;
+  // Hands the receive buffer to the caller, when no message is half
+  // received (else returns null and changes nothing). The last received
+  // payload stays where it is, now owned by the returned buffer (it starts
+  // at its data()); the next receive allocates a new buffer. For a caller
+  // that processes a large message on another thread without copying it
+  // and without the connection overwriting it.
+  ReceiveBuffer take_receive_buffer();
+  // The other direction: swaps `*buf` in as the receive buffer when no
+  // message is half received (else returns false and changes nothing);
+  // `*buf` gets the previous one (possibly null). A message that fits in
+  // its capacity is received into it as is, without growing it: a caller
+  // can allocate and fault in a large buffer on another thread, away from
+  // its event loop (make_receive_buffer).
+  bool swap_receive_buffer(ReceiveBuffer* buf);
 
  private:
   enum class Rx : uint8_t { kComplete, kProgress, kWouldBlock };
@@ -95,7 +122,7 @@ class UdsConnection {
   Result<Rx> read_first_packet(int flags);
   Result<Rx> read_continuation(int flags);
   Result<Message> receive_blocking(int64_t deadline_ns);
-  Result<Message> read_message(int flags);
+  Result<Message> read_message(int flags, size_t budget_bytes = SIZE_MAX);
   Status wait(short events, int64_t deadline_ns, int abort_fd);
   Status reserve_receive(size_t bytes, size_t preserve);
 
@@ -111,7 +138,7 @@ class UdsConnection {
   uint8_t rx_chunk_hdr_[wire::kHeaderLen] = {};
   wire::Header rx_header_;
   Message rx_message_;
-  std::unique_ptr<LargeBuffer, LargeBufferDelete> rx_buf_;
+  ReceiveBuffer rx_buf_;
   bool rx_in_chunks_ = false;
   uint32_t rx_offset_ = 0;
   uint32_t rx_next_index_ = 0;

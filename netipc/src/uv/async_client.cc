@@ -215,7 +215,24 @@ bool AsyncClient::call_in_flight() const {
 }
 
 void AsyncClient::release_receive_buffer(size_t keep_bytes) {
-  if (!impl_->busy && impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
+  if (impl_->busy) return;
+  if (impl_->spare_rx && impl_->spare_rx->capacity() > keep_bytes) impl_->spare_rx.reset();
+  if (impl_->slot != nullptr) impl_->slot->conn.release_receive_buffer(keep_bytes);
+}
+
+ReceiveBuffer AsyncClient::take_receive_buffer() {
+  if (impl_->busy || impl_->slot == nullptr) return nullptr;
+  return impl_->slot->conn.take_receive_buffer();
+}
+
+void AsyncClient::provide_receive_buffer(ReceiveBuffer buf) {
+  Impl& d = *impl_;
+  if (d.busy || d.closing) return;
+  if (d.slot == nullptr) {
+    d.spare_rx = std::move(buf);
+    return;
+  }
+  (void)d.slot->conn.swap_receive_buffer(&buf);  // no call in flight: nothing half received
 }
 
 void AsyncClient::abort() {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/large_buffer.h"
 #include "client/client_policy.h"
 #include "netipc/uds_connection.h"
 #include "netipc/uv/async_client.h"
@@ -57,6 +58,7 @@ struct AsyncClient::Impl {
   bool deferred = false;  // the timer delivers `failure` on the next iteration
   Error failure;
   CloseCallback closed;
+  ReceiveBuffer spare_rx;  // provide_receive_buffer() before a session exists
 
   explicit Impl(ClientPolicy p) : policy(std::move(p)) {}
 

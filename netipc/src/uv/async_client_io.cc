@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <new>
 
 #include "async_client_impl.h"
 #include "netipc/handshake.h"
@@ -42,6 +43,10 @@ bool AsyncClient::Impl::start_connect(Step* next) {
   s->owner = this;
   const int fd_num = fd->get();
   s->conn = UdsConnection(std::move(*fd));
+  if (spare_rx) {
+    (void)s->conn.swap_receive_buffer(&spare_rx);
+    spare_rx.reset();
+  }
   const int rc = uv_poll_init(loop, &s->poll, fd_num);
   if (rc != 0) {
     delete s;
@@ -141,9 +146,16 @@ bool AsyncClient::Impl::pump_send(Step* next) {
   return true;
 }
 
-// Drains readable packets. Returns true while the response is incomplete.
+// Reads at most kReceiveBytesPerEvent of the response, then yields to the
+// loop. Returns true while the response is incomplete.
 bool AsyncClient::Impl::pump_receive(Step* next) {
-  auto m = slot->conn.try_receive();
+  Result<Message> m = make_error(Errc::kNoMemory, "receive buffer");
+  try {
+    m = slot->conn.try_receive(kReceiveBytesPerEvent);
+  } catch (const std::bad_alloc&) {
+    // The receive buffer could not grow: the message is lost and the
+    // session with it (no exception leaves a libuv callback).
+  }
   if (!m.ok() && m.code() == Errc::kNotReady) return true;
   uv_timer_stop(&timer);
   if (!m.ok()) {

@@ -4,10 +4,12 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/large_buffer.h"
 #include "netipc/codec/cgroups.h"
 #include "netipc/uv/async_cgroups_snapshot_client.h"
 #include "sys_linux.h"
@@ -29,6 +31,7 @@ struct Refresher::Impl {
 
   uv_timer_t timer{};
   uv_work_t work{};
+  uv_work_t prep{};  // allocates the next receive buffer on the threadpool
   bool started = false;
   bool stopping = false;
   bool timer_open = false;
@@ -36,13 +39,30 @@ struct Refresher::Impl {
   bool fully_closed = false;
   bool busy = false;         // an attempt runs: call, then work, then delivery
   bool work_queued = false;  // submitted; its after-work callback has not run
+  bool prep_queued = false;  // the same, for `prep`
 
   // The attempt in flight. Written on the loop before uv_queue_work and by
   // the work body after; libuv orders both hand-overs.
   RefreshOutcome outcome;
   bool have_payload = false;
-  std::vector<uint8_t> payload;  // the response, copied out of the client
-  Status decoded;                // of `payload`, settled with the client on the loop
+  // The response: a large one is the client's receive buffer itself,
+  // handed over (no copy on the loop, and the client cannot overwrite it
+  // while the work decodes it); a small one is copied, so that the client
+  // keeps its buffer. `response` is the payload inside `taken` or
+  // `payload`.
+  ReceiveBuffer taken;
+  std::vector<uint8_t> payload;
+  ByteSpan response;
+  // The receive buffer for the next response, allocated and faulted in by
+  // `prep` on the threadpool when the last successful response was large
+  // (its own mapping: nothing stays in a worker thread's malloc arena),
+  // then given to the client before the call: the loop then neither grows
+  // nor faults in a buffer of the snapshot's size. Sized from the last
+  // response plus an eighth; a larger response still grows it on the loop.
+  ReceiveBuffer prepared;
+  size_t prepared_bytes = 0;
+  size_t expected_bytes = 0;
+  Status decoded;  // of `response`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
   int64_t call_start_ns = 0;
 
@@ -56,7 +76,9 @@ struct Refresher::Impl {
   uint64_t skipped = 0;
 
   void start_attempt();
+  void start_call();
   void on_call(Result<ByteSpan> reply);
+  void take_payload(ByteSpan reply);
   void queue_work();
   void work_body();
   void complete();
@@ -67,6 +89,8 @@ struct Refresher::Impl {
   static void on_timer_closed(uv_handle_t* h);
   static void on_work(uv_work_t* w);
   static void on_after_work(uv_work_t* w, int status);
+  static void on_prep(uv_work_t* w);
+  static void on_after_prep(uv_work_t* w, int status);
 };
 
 void Refresher::Impl::on_timer(uv_timer_t* t) {
@@ -84,6 +108,41 @@ void Refresher::Impl::start_attempt() {
   ++attempts;
   outcome = RefreshOutcome{};
   have_payload = false;
+  // Only onto a live session: a refresh that has to connect may well fail
+  // (provider away) and would allocate the buffer for nothing.
+  if (expected_bytes > kKeepReceiveBufferBytes && client->state() == ClientState::kReady) {
+    prepared_bytes = expected_bytes + expected_bytes / 8;
+    prep.data = this;
+    if (uv_queue_work(loop, &prep, &Impl::on_prep, &Impl::on_after_prep) == 0) {
+      prep_queued = true;
+      return;
+    }
+  }
+  start_call();
+}
+
+// Maps and faults in the next receive buffer, here instead of on the loop.
+// Null when memory is short: the client then grows its own.
+void Refresher::Impl::on_prep(uv_work_t* w) {
+  Impl* self = static_cast<Impl*>(w->data);
+  self->prepared = make_receive_buffer(self->prepared_bytes);
+}
+
+void Refresher::Impl::on_after_prep(uv_work_t* w, int /*status*/) {
+  Impl* self = static_cast<Impl*>(w->data);
+  self->prep_queued = false;
+  if (self->stopping) {
+    self->prepared.reset();
+    self->busy = false;
+    self->maybe_finish();
+    return;
+  }
+  if (self->prepared) self->client->provide_receive_buffer(std::move(self->prepared));
+  self->prepared.reset();
+  self->start_call();
+}
+
+void Refresher::Impl::start_call() {
   call_start_ns = detail::monotonic_ns();
   Status st = client->call(cfg.timeout_ms, [this](Result<ByteSpan> r) { on_call(std::move(r)); });
   if (!st.ok()) {
@@ -104,17 +163,44 @@ void Refresher::Impl::on_call(Result<ByteSpan> reply) {
   outcome.layout = client->layout();
   if (!reply.ok()) {
     outcome.error = reply.error();
-  } else {
-    // The payload is only valid inside this callback: copy it out so the
-    // build can run on the threadpool.
-    payload.assign(reply->data, reply->data + reply->size);
-    outcome.payload_bytes = reply->size;
-    have_payload = true;
-    // A large response's buffer is not kept next to its copy and the
-    // snapshot built from it (kKeepReceiveBufferBytes).
+    // A buffer prepared for this response is not kept for 30 s.
     client->release_receive_buffer(kKeepReceiveBufferBytes);
+  } else {
+    outcome.payload_bytes = reply->size;
+    expected_bytes = reply->size;
+    try {
+      take_payload(*reply);
+      have_payload = true;
+    } catch (const std::bad_alloc&) {  // the copy of a small response
+      std::vector<uint8_t>().swap(payload);
+      outcome.error = make_error(Errc::kNoMemory, "copy of the snapshot response");
+    }
   }
   queue_work();
+}
+
+// The payload is the client's only until this callback returns. A large
+// one (over kKeepReceiveBufferBytes, which the client would not keep
+// anyway) leaves with its buffer: the work decodes it in place and frees
+// it, and the loop does no work in proportion to the snapshot. A small
+// one is copied (at most 1 MiB) and the client keeps its buffer.
+void Refresher::Impl::take_payload(ByteSpan reply) {
+  if (reply.size > kKeepReceiveBufferBytes) {
+    ReceiveBuffer buf = client->take_receive_buffer();
+    if (buf && buf->data() == reply.data && buf->capacity() >= reply.size) {
+      taken = std::move(buf);
+      response = ByteSpan(taken->data(), reply.size);
+      return;
+    }
+    // Not handed over as expected: copy while `buf` still holds the
+    // bytes, and do not keep a large buffer next to the copy.
+    payload.assign(reply.data, reply.data + reply.size);
+    response = ByteSpan(payload);
+    client->release_receive_buffer(kKeepReceiveBufferBytes);
+    return;
+  }
+  payload.assign(reply.data, reply.data + reply.size);
+  response = ByteSpan(payload);
 }
 
 void Refresher::Impl::queue_work() {
@@ -150,13 +236,15 @@ void Refresher::Impl::work_body() {
   if (have_payload) {
     // Decoding validates the header, the directory and every item. No call
     // is in flight while the work runs, so the client's layout is stable.
-    decoded = client->decode_only(ByteSpan(payload), &scratch);
+    decoded = client->decode_only(response, &scratch);
     Result<std::shared_ptr<const Snapshot>> snap =
-        decoded.ok() ? build_snapshot(scratch, payload.size(), cfg.max_snapshot_bytes)
+        decoded.ok() ? build_snapshot(scratch, response.size, cfg.max_snapshot_bytes)
                      : decoded.error();
-    // Between refreshes (30 s) keep neither the copy nor the views: they
-    // would double the resident size of a large cache.
+    // Between refreshes (30 s) keep neither the response nor the views:
+    // they would double the resident size of a large cache.
     std::vector<uint8_t>().swap(payload);
+    taken.reset();
+    response = ByteSpan();
     std::vector<CgroupItemView>().swap(scratch.items);
     if (snap.ok()) {
       publish_refresh(store.get(), name, std::move(snap).value(), &outcome);
@@ -205,6 +293,7 @@ void Refresher::Impl::begin_stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), &Impl::on_timer_closed);
   }
   if (work_queued) (void)uv_cancel(reinterpret_cast<uv_req_t*>(&work));
+  if (prep_queued) (void)uv_cancel(reinterpret_cast<uv_req_t*>(&prep));
   client->close([this] {
     client_open = false;
     maybe_finish();
@@ -218,7 +307,9 @@ void Refresher::Impl::on_timer_closed(uv_handle_t* h) {
 }
 
 void Refresher::Impl::maybe_finish() {
-  if (!stopping || timer_open || client_open || work_queued || fully_closed) return;
+  if (!stopping || timer_open || client_open || work_queued || prep_queued || fully_closed) {
+    return;
+  }
   fully_closed = true;
   if (owner == nullptr) {
     delete this;

@@ -18,6 +18,7 @@
 
 #include "cache_test_util.h"
 #include "test_support.h"
+#include "uv_test_util.h"
 
 namespace netipc::uv {
 namespace {
@@ -39,19 +40,7 @@ class UvRefresherTest : public ::testing::Test {
   // Runs the loop until pred() holds or `ms` pass (a 5 ms watchdog keeps
   // the loop waking up to look at the deadline).
   bool run_until(const std::function<bool()>& pred, int ms = 10000) {
-    uv_timer_t wd;
-    uv_timer_init(&loop_, &wd);
-    uv_timer_start(
-        &wd, [](uv_timer_t*) {}, 5, 5);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-    bool ok = pred();
-    while (!ok && Clock::now() < deadline) {
-      uv_run(&loop_, UV_RUN_ONCE);
-      ok = pred();
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(&wd), nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    return ok;
+    return uv_test::run_loop_until(&loop_, pred, ms);
   }
 
   std::unique_ptr<Refresher> make(int interval_ms, uint16_t layout = 0) {

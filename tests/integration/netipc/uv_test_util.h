@@ -1,5 +1,5 @@
-// Shared helpers of the libuv server tests (uv_server*_test.cc): server
-// configs, a ServerThread starter and a fixture around them, a well-behaved
+// Shared helpers of the libuv tests (uv_*_test.cc): running a loop until a
+// condition holds, server configs, a ServerThread starter and a fixture around them, a well-behaved
 // ClientSession caller and a raw client that does the handshake by hand and
 // then breaks the rules.
 #pragma once
@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,6 +44,24 @@ inline int64_t deadline_in_ms(int64_t ms) {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec + ms * 1000000;
+}
+
+// Runs `loop` until pred() holds or `ms` pass (a 5 ms watchdog timer keeps
+// uv_run from sleeping past the deadline). Returns pred().
+inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& pred, int ms = 10000) {
+  uv_timer_t wd;
+  uv_timer_init(loop, &wd);
+  uv_timer_start(
+      &wd, [](uv_timer_t*) {}, 5, 5);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+  bool ok = pred();
+  while (!ok && Clock::now() < deadline) {
+    uv_run(loop, UV_RUN_ONCE);
+    ok = pred();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&wd), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return ok;
 }
 
 inline bool exists(const std::string& path) {

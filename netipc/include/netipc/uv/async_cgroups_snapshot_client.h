@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "netipc/bytes.h"
 #include "netipc/cgroups_snapshot_call.h"
@@ -108,6 +109,13 @@ class AsyncCgroupsSnapshotClient {
   // until clear_abort().
   // AsyncClient::release_receive_buffer(): the last payload is invalid after.
   void release_receive_buffer(size_t keep_bytes) { client_->release_receive_buffer(keep_bytes); }
+  // AsyncClient::take_receive_buffer(): inside call()'s `done`, the payload
+  // then lives in the returned buffer, out of the client's reach.
+  ReceiveBuffer take_receive_buffer() { return client_->take_receive_buffer(); }
+  // AsyncClient::provide_receive_buffer().
+  void provide_receive_buffer(ReceiveBuffer buf) {
+    client_->provide_receive_buffer(std::move(buf));
+  }
   void abort() { client_->abort(); }
   void clear_abort() { client_->clear_abort(); }
   void close(CloseCallback closed) { client_->close(std::move(closed)); }

@@ -36,9 +36,11 @@
 
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "netipc/bytes.h"
 #include "netipc/client_config.h"
@@ -47,6 +49,13 @@
 #include "netipc/uds_connection.h"
 
 namespace netipc::uv {
+
+// The most a readable event reads of a response (at least one packet):
+// a response larger than this is received over several loop iterations,
+// so the loop never copies a whole large response in one. With the
+// default packet size (the socket's send buffer, ~200 KiB) that is one
+// packet per iteration.
+inline constexpr size_t kReceiveBytesPerEvent = size_t{64} << 10;
 
 class AsyncClient {
  public:
@@ -82,10 +91,23 @@ class AsyncClient {
   Status reset();
 
   // Frees the session's receive buffer when it holds more than
-  // `keep_bytes` (UdsConnection::release_receive_buffer); the last
-  // response's payload is invalid afterwards. Nothing while a call is in
-  // flight.
+  // `keep_bytes` (UdsConnection::release_receive_buffer), and a provided
+  // one still waiting for a session; the last response's payload is
+  // invalid afterwards. Nothing while a call is in flight.
   void release_receive_buffer(size_t keep_bytes);
+  // Hands the session's receive buffer to the caller
+  // (UdsConnection::take_receive_buffer): called from inside `done`, the
+  // response's payload stays valid for as long as the returned buffer
+  // lives (it starts at its data()) and the client never writes to it
+  // again; the next response goes into a new buffer. Null while a call is
+  // in flight or without a session.
+  ReceiveBuffer take_receive_buffer();
+  // Gives the client a receive buffer for its next responses
+  // (UdsConnection::swap_receive_buffer, make_receive_buffer): a response
+  // that fits in its capacity is received into it without the loop
+  // growing or faulting in a buffer. Goes to the current session, or to
+  // the next one this client connects. Ignored while a call is in flight.
+  void provide_receive_buffer(ReceiveBuffer buf);
 
   // Closes the handles; see the callback contract above. A second close()
   // is ignored (its callback never runs).

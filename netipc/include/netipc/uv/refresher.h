@@ -13,9 +13,12 @@
 //
 // Why the build runs off the loop: decoding and indexing 100k items takes
 // tens of milliseconds (~30 ms Release, more in Debug), which would stall
-// every other handle of a host loop. What stays on the loop is one memcpy of
-// the response (a few ms for 16 MB; the AsyncClient's buffer is only valid
-// inside its callback) and the bookkeeping.
+// every other handle of a host loop. What stays on the loop is the receive,
+// spread over iterations (at most uv::kReceiveBytesPerEvent per iteration),
+// and the bookkeeping. A response over kKeepReceiveBufferBytes is not
+// copied: the client's receive buffer is handed to the threadpool work,
+// which decodes it in place and frees it; a smaller one is copied (the
+// client keeps its buffer for the next refresh).
 //
 // A tick that comes while a refresh is still running is skipped (counted in
 // skipped_ticks()); refreshes never overlap.

@@ -30,6 +30,12 @@ void LargeBufferDelete::operator()(LargeBuffer* b) const noexcept {
   delete b;
 }
 
+ReceiveBuffer make_receive_buffer(size_t bytes) noexcept {
+  ReceiveBuffer buf(new (std::nothrow) LargeBuffer());
+  if (!buf || !buf->reserve(bytes).ok()) return nullptr;
+  return buf;
+}
+
 size_t UdsConnection::receive_buffer_bytes() const noexcept {
   return rx_buf_ ? rx_buf_->capacity() : 0;
 }
@@ -241,7 +247,8 @@ Result<UdsConnection::Rx> UdsConnection::read_continuation(int flags) {
   return Rx::kProgress;
 }
 
-Result<Message> UdsConnection::read_message(int flags) {
+Result<Message> UdsConnection::read_message(int flags, size_t budget_bytes) {
+  size_t spent = 0;
   for (;;) {
     auto r = rx_in_chunks_ ? read_continuation(flags) : read_first_packet(flags);
     if (!r.ok()) {
@@ -251,10 +258,31 @@ Result<Message> UdsConnection::read_message(int flags) {
     if (*r == Rx::kComplete) return rx_message_;
     // Would block (or, in blocking mode, SO_RCVTIMEO expired).
     if (*r == Rx::kWouldBlock) return make_error(Errc::kNotReady, "recvmsg would block");
+    spent += packet_size_;
+    if (spent >= budget_bytes) return make_error(Errc::kNotReady, "receive budget spent");
   }
 }
 
 Result<Message> UdsConnection::try_receive() { return read_message(MSG_DONTWAIT); }
+
+Result<Message> UdsConnection::try_receive(size_t budget_bytes) {
+  return read_message(MSG_DONTWAIT, budget_bytes);
+}
+
+ReceiveBuffer UdsConnection::take_receive_buffer() {
+  if (rx_in_chunks_) return nullptr;
+  ReceiveBuffer out;
+  out.swap(rx_buf_);
+  rx_message_ = Message{};
+  return out;
+}
+
+bool UdsConnection::swap_receive_buffer(ReceiveBuffer* buf) {
+  if (rx_in_chunks_) return false;
+  rx_buf_.swap(*buf);
+  rx_message_ = Message{};
+  return true;
+}
 
 void UdsConnection::release_receive_buffer(size_t keep_bytes) {
   if (rx_in_chunks_ || receive_buffer_bytes() <= keep_bytes) return;
