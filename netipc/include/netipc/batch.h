@@ -58,6 +58,13 @@ class BatchWriter {
   uint32_t next_ = 0;
 };
 
+// Lays out in *out a canonical batch of `count` items of `item_len` bytes
+// each, all at once: directory written, padding zeroed, *out sized to the
+// payload (previous bytes written over, only growth filled). Returns the
+// first item's space; item i is at + i * align8(item_len), to be filled by
+// the caller. Same bytes as a BatchWriter adding those items.
+uint8_t* layout_uniform_batch(std::vector<uint8_t>* out, uint32_t count, uint32_t item_len);
+
 // Canonical payload size of a batch of items with these lengths.
 uint64_t batch_payload_size(const uint32_t* lengths, uint32_t count);
 

@@ -21,11 +21,10 @@ Status encode_increment_batch(const uint64_t* values, uint32_t count,
     return make_error(Errc::kInvalidArgument, "increment batch encode");
   }
   try {
-    wire::BatchWriter w(out, count, kIncrementLen * count);
+    uint8_t* items = wire::layout_uniform_batch(out, count, kIncrementLen);
     for (uint32_t i = 0; i < count; ++i) {
-      encode_increment(values[i], w.add_uninitialized(kIncrementLen));
+      encode_increment(values[i], items + kIncrementLen * i);
     }
-    w.finish();
   } catch (const std::exception&) {
     out->clear();
     return make_error(Errc::kNoMemory, "increment batch encode");
@@ -63,16 +62,15 @@ Status answer_increment_batch(const wire::BatchView& request, std::vector<uint8_
   if (out == nullptr) return make_error(Errc::kInvalidArgument, "increment batch answer");
   const uint32_t n = request.size();
   try {
-    wire::BatchWriter w(out, n, kIncrementLen * n);
+    uint8_t* items = wire::layout_uniform_batch(out, n, kIncrementLen);
     for (uint32_t i = 0; i < n; ++i) {
       const ByteSpan item = request.item(i);
       if (item.size < kIncrementLen) {
         out->clear();
         return make_error(Errc::kTruncated, "increment batch item");
       }
-      encode_increment(increment_reply(load_u64(item.data)), w.add_uninitialized(kIncrementLen));
+      encode_increment(increment_reply(load_u64(item.data)), items + kIncrementLen * i);
     }
-    w.finish();
   } catch (const std::exception&) {
     out->clear();
     return make_error(Errc::kNoMemory, "increment batch answer");

@@ -31,6 +31,24 @@ ByteSpan BatchWriter::finish() {
   return ByteSpan(out_->data(), out_->size());
 }
 
+uint8_t* layout_uniform_batch(std::vector<uint8_t>* out, uint32_t count, uint32_t item_len) {
+  const size_t dir = size_t{8} * count;
+  const size_t slot = static_cast<size_t>(align8(item_len));
+  out->resize(dir + slot * count);
+  uint8_t* base = out->data();
+  // Locals only: stores through uint8_t* would otherwise force the vector's
+  // fields to be reloaded for every item.
+  for (uint32_t i = 0; i < count; ++i) {
+    store_u32(base + size_t{8} * i, static_cast<uint32_t>(slot * i));
+    store_u32(base + size_t{8} * i + 4, item_len);
+  }
+  if (slot != item_len) {
+    for (uint32_t i = 0; i < count; ++i)
+      std::memset(base + dir + slot * i + item_len, 0, slot - item_len);
+  }
+  return base + dir;
+}
+
 uint64_t batch_payload_size(const uint32_t* lengths, uint32_t count) {
   uint64_t end = 0;
   for (uint32_t i = 0; i < count; ++i) end = align8(end) + lengths[i];

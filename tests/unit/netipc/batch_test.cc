@@ -128,6 +128,28 @@ TEST(WireBatch, EntriesOfItemsNeverAddedReadZeroOverADirtyBuffer) {
   EXPECT_EQ(out, hex("00000000 03000000 00000000 00000000 00000000 00000000 61626300 00000000"));
 }
 
+TEST(WireBatch, UniformLayoutMatchesTheWriterOverADirtyBuffer) {
+  for (uint32_t len : {0u, 3u, 8u, 13u, 16u}) {
+    for (uint32_t count : {1u, 2u, 7u, 1000u}) {
+      std::vector<uint8_t> expected;
+      BatchWriter w(&expected, count);
+      for (uint32_t i = 0; i < count; ++i)
+        std::memset(w.add_uninitialized(len), static_cast<int>(0x40 + i % 64), len);
+      w.finish();
+      std::vector<uint8_t> out(20000, 0xCC);
+      uint8_t* items = layout_uniform_batch(&out, count, len);
+      for (uint32_t i = 0; i < count; ++i)
+        std::memset(items + align8(len) * i, static_cast<int>(0x40 + i % 64), len);
+      EXPECT_EQ(out, expected) << count << " items of " << len << " bytes";
+    }
+  }
+  std::vector<uint8_t> out;
+  std::memset(layout_uniform_batch(&out, 3, 8), 0, 24);
+  for (uint64_t v : {1, 2, 3})
+    store_u64(out.data() + 24 + 8 * (v - 1), v);
+  EXPECT_EQ(out, hex(kBatchOf123Hex));
+}
+
 TEST(WireBatch, PayloadSizeMatchesCanonicalEncoding) {
   const uint32_t three_u64[] = {8, 8, 8};
   EXPECT_EQ(batch_payload_size(three_u64, 3), 48u);
