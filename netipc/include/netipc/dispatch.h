@@ -64,9 +64,9 @@ using ItemHandler = std::function<Status(ByteSpan request, ResponseWriter& out)>
 // wire::BatchView::parse; its items are read through item(), which
 // re-checks each entry (a request read in place from shared memory can
 // change under the handler). The handler writes a canonical batch of
-// exactly request.size() answers into out.bytes() (wire::BatchWriter),
-// which may still hold an earlier reply's bytes: the handler writes over
-// them; answer i belongs to request item i. Statuses as for ItemHandler; any
+// exactly request.size() answers into out.bytes() (wire::BatchWriter or
+// wire::layout_uniform_batch; it starts empty, its capacity reused);
+// answer i belongs to request item i. Statuses as for ItemHandler; any
 // failure fails the whole reply, as a failing item does on the per-item
 // path.
 using BatchHandler = std::function<Status(const wire::BatchView& request, ResponseWriter& out)>;

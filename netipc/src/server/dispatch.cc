@@ -100,8 +100,8 @@ DispatchResult Dispatcher::dispatch_batch(const Message& request, uint32_t max_r
     return status_only(request.header, wire::TransportStatus::kBadEnvelope, true);
   }
   if (handler_->batch()) {
-    // Not reset: the reply is written over the previous one's bytes.
     ResponseWriter whole(&batch_out_);
+    whole.reset();  // a handler that writes nothing must not resend the last reply
     Status st = handler_->batch()(*view, whole);
     // A reply shorter than its directory is the handler's bug, not the peer's.
     if (st.ok() && whole.payload().size < uint64_t{8} * view->size()) {

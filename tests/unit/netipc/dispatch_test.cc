@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -201,6 +202,24 @@ TEST(DispatchBatch, ABatchHandlerThatWritesNoDirectoryIsAnInternalError) {
   EXPECT_EQ(r.header.transport_status,
             static_cast<uint16_t>(wire::TransportStatus::kInternalError));
   EXPECT_TRUE(r.close);
+}
+
+TEST(DispatchBatch, ABatchHandlerThatWritesNothingAfterAGoodReplyDoesNotResendIt) {
+  bool write = true;
+  const Handler h(make_increment_handler().item(),
+                  [&write](const wire::BatchView& request, ResponseWriter& out) -> Status {
+                    EXPECT_TRUE(out.bytes().empty());
+                    if (write) return codec::answer_increment_batch(request, &out.bytes());
+                    return ok_status();
+                  });
+  Dispatcher d(kMethod, &h);
+  const auto req = increment_items(std::vector<uint32_t>(50, 8));
+  ASSERT_EQ(d.dispatch(batch_request(req, 50), kCeiling).header.transport_status, 0);
+  write = false;
+  DispatchResult r = d.dispatch(batch_request(req, 50), kCeiling);
+  EXPECT_EQ(r.header.transport_status,
+            static_cast<uint16_t>(wire::TransportStatus::kInternalError));
+  EXPECT_TRUE(r.close_after_send);
 }
 
 TEST(DispatchBatch, APerItemLambdaIsAHandlerWithoutABatchHandler) {
