@@ -52,8 +52,8 @@ class BatchWriter {
   void grow(size_t min_size);
 
   std::vector<uint8_t>* out_;
-  size_t dir_;        // directory bytes: 8 * item_count
-  size_t used_ = 0;   // item area written so far (last item's end)
+  size_t dir_;       // directory bytes: 8 * item_count
+  size_t used_ = 0;  // item area written so far (last item's end)
   uint32_t count_;
   uint32_t next_ = 0;
 };

@@ -79,11 +79,11 @@ class Handler {
  public:
   Handler() = default;
   Handler(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
-  template <typename F,
-            typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Handler> &&
-                                        std::is_constructible_v<ItemHandler, F>>>
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Handler> &&
+                                                    std::is_constructible_v<ItemHandler, F>>>
   Handler(F&& item) : item_(std::forward<F>(item)) {}  // NOLINT(google-explicit-constructor)
-  Handler(ItemHandler item, BatchHandler batch) : item_(std::move(item)), batch_(std::move(batch)) {}
+  Handler(ItemHandler item, BatchHandler batch)
+      : item_(std::move(item)), batch_(std::move(batch)) {}
 
   // Runs the item handler (std::bad_function_call when there is none).
   Status operator()(ByteSpan request, ResponseWriter& out) const { return item_(request, out); }

@@ -48,7 +48,9 @@ std::vector<uint8_t> increment_items(const std::vector<uint32_t>& lengths) {
 }
 
 // The INCREMENT handler without its batch handler: batches go item by item.
-Handler per_item_increment() { return Handler(make_increment_handler().item()); }
+Handler per_item_increment() {
+  return Handler(make_increment_handler().item());
+}
 
 struct Reply {
   wire::Header header;
@@ -90,7 +92,9 @@ TEST(DispatchBatch, BatchHandlerAnswersLikeThePerItemPathForMixedItemSizes) {
   expect_same_answers({8, 9, 15, 16, 8, 31, 8, 64, 13});
 }
 
-TEST(DispatchBatch, BatchHandlerAnswersTwoItems) { expect_same_answers({8, 8}); }
+TEST(DispatchBatch, BatchHandlerAnswersTwoItems) {
+  expect_same_answers({8, 8});
+}
 
 TEST(DispatchBatch, BatchHandlerAnswersAThousandItemsOfRandomSizes) {
   std::mt19937 rng(42);
