@@ -127,10 +127,10 @@ if [ "$do_build" -eq 1 ]; then
 fi
 [ -x "$this_bench" ] || die "no netipc-bench at $this_bench"
 
-for s in "${scenarios[@]}"; do
-  for b in "$base_bench" "$this_bench"; do
-    "$b" --help | awk '{print $1}' | grep -qxF -- "$s" ||
-      die "scenario '$s' is not known to $b"
+for b in "$base_bench" "$this_bench"; do
+  known=$("$b" --help | awk '{print $1}') || die "$b --help failed"
+  for s in "${scenarios[@]}"; do
+    grep -qxF -- "$s" <<<"$known" || die "scenario '$s' is not known to $b"
   done
 done
 
