@@ -5,7 +5,8 @@
 
 namespace netipc {
 
-// INCREMENT: answers v + 1 (wrapping) per item.
+// INCREMENT: answers v + 1 (wrapping) per item; batches are answered in
+// one call (a batch handler).
 Handler make_increment_handler();
 
 }  // namespace netipc

@@ -21,12 +21,10 @@ Status encode_increment_batch(const uint64_t* values, uint32_t count,
     return make_error(Errc::kInvalidArgument, "increment batch encode");
   }
   try {
-    out->reserve(size_t{16} * count);
-    wire::BatchWriter w(out, count);
+    uint8_t* items = wire::layout_uniform_batch(out, count, kIncrementLen);
     for (uint32_t i = 0; i < count; ++i) {
-      encode_increment(values[i], w.add_uninitialized(kIncrementLen));
+      encode_increment(values[i], items + kIncrementLen * i);
     }
-    w.finish();
   } catch (const std::exception&) {
     out->clear();
     return make_error(Errc::kNoMemory, "increment batch encode");
@@ -37,21 +35,45 @@ Status encode_increment_batch(const uint64_t* values, uint32_t count,
 Status decode_increment_batch(ByteSpan payload, uint32_t item_count,
                               std::vector<uint64_t>* values) noexcept {
   if (values == nullptr) return make_error(Errc::kInvalidArgument, "increment batch decode");
-  values->clear();
   auto batch = wire::BatchView::parse(payload, item_count);
-  if (!batch.ok()) return batch.error();
+  if (!batch.ok()) {
+    values->clear();
+    return batch.error();
+  }
   try {
-    values->reserve(item_count);  // bounded: the directory fitted the payload
+    values->resize(item_count);  // bounded: the directory fitted the payload
   } catch (const std::exception&) {
+    values->clear();
     return make_error(Errc::kNoMemory, "increment batch decode");
   }
+  uint64_t* dst = values->data();
   for (uint32_t i = 0; i < item_count; ++i) {
-    auto v = decode_increment(batch->item(i));
-    if (!v.ok()) {
+    const ByteSpan item = batch->item(i);
+    if (item.size < kIncrementLen) {
       values->clear();
-      return v.error();
+      return make_error(Errc::kTruncated, "increment payload");
     }
-    values->push_back(*v);
+    dst[i] = load_u64(item.data);
+  }
+  return ok_status();
+}
+
+Status answer_increment_batch(const wire::BatchView& request, std::vector<uint8_t>* out) noexcept {
+  if (out == nullptr) return make_error(Errc::kInvalidArgument, "increment batch answer");
+  const uint32_t n = request.size();
+  try {
+    uint8_t* items = wire::layout_uniform_batch(out, n, kIncrementLen);
+    for (uint32_t i = 0; i < n; ++i) {
+      const ByteSpan item = request.item(i);
+      if (item.size < kIncrementLen) {
+        out->clear();
+        return make_error(Errc::kTruncated, "increment batch item");
+      }
+      encode_increment(increment_reply(load_u64(item.data)), items + kIncrementLen * i);
+    }
+  } catch (const std::exception&) {
+    out->clear();
+    return make_error(Errc::kNoMemory, "increment batch answer");
   }
   return ok_status();
 }
@@ -68,19 +90,7 @@ Status answer_increment_batch(ByteSpan request, uint32_t item_count,
       return make_error(Errc::kTruncated, "increment batch item");
     }
   }
-  try {
-    out->reserve(size_t{16} * item_count);
-    wire::BatchWriter w(out, item_count);
-    for (uint32_t i = 0; i < item_count; ++i) {
-      const uint64_t v = load_u64(batch->item(i).data);
-      encode_increment(increment_reply(v), w.add_uninitialized(kIncrementLen));
-    }
-    w.finish();
-  } catch (const std::exception&) {
-    out->clear();
-    return make_error(Errc::kNoMemory, "increment batch answer");
-  }
-  return ok_status();
+  return answer_increment_batch(*batch, out);
 }
 
 }  // namespace netipc::codec

@@ -99,6 +99,16 @@ DispatchResult Dispatcher::dispatch_batch(const Message& request, uint32_t max_r
   if (!view.ok()) {
     return status_only(request.header, wire::TransportStatus::kBadEnvelope, true);
   }
+  if (handler_->batch()) {
+    ResponseWriter whole(&batch_out_);
+    whole.reset();  // a handler that writes nothing must not resend the last reply
+    Status st = handler_->batch()(*view, whole);
+    // A reply shorter than its directory is the handler's bug, not the peer's.
+    if (st.ok() && whole.payload().size < uint64_t{8} * view->size()) {
+      st = make_error(Errc::kInternalError, "batch handler wrote no directory");
+    }
+    return finish(request.header, st, max_response_payload, whole, true);
+  }
   wire::BatchWriter out(&batch_out_, view->size());
   ResponseWriter item(&item_scratch_);
   for (uint32_t i = 0; i < view->size(); ++i) {

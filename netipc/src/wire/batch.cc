@@ -2,21 +2,17 @@
 
 namespace netipc::wire {
 
-BatchWriter::BatchWriter(std::vector<uint8_t>* out, uint32_t item_count)
-    : out_(out), count_(item_count) {
-  out_->clear();
-  out_->resize(size_t{8} * item_count);
+BatchWriter::BatchWriter(std::vector<uint8_t>* out, uint32_t item_count, size_t item_area_hint)
+    : out_(out), dir_(size_t{8} * item_count), count_(item_count) {
+  // Only growth is filled; shrinking (and reuse) touches no byte.
+  const size_t want = dir_ + item_area_hint;
+  if (out_->size() < want) out_->resize(want);
 }
 
-uint8_t* BatchWriter::add_uninitialized(uint32_t len) {
-  const size_t dir = size_t{8} * count_;
-  const size_t start = align8(out_->size() - dir);
-  out_->resize(dir + start + len);
-  uint8_t* entry = out_->data() + size_t{8} * next_;
-  store_u32(entry, static_cast<uint32_t>(start));
-  store_u32(entry + 4, len);
-  ++next_;
-  return out_->data() + dir + start;
+void BatchWriter::grow(size_t min_size) {
+  // Geometric, so that items of unknown total size cost amortised O(1).
+  const size_t doubled = out_->size() * 2;
+  out_->resize(doubled > min_size ? doubled : min_size);
 }
 
 void BatchWriter::add(ByteSpan item) {
@@ -25,9 +21,32 @@ void BatchWriter::add(ByteSpan item) {
 }
 
 ByteSpan BatchWriter::finish() {
-  const size_t dir = size_t{8} * count_;
-  out_->resize(dir + align8(out_->size() - dir));
+  uint8_t* base = out_->data();
+  if (next_ < count_) std::memset(base + size_t{8} * next_, 0, size_t{8} * (count_ - next_));
+  const size_t end = static_cast<size_t>(align8(used_));
+  if (dir_ + end > out_->size()) out_->resize(dir_ + end);
+  base = out_->data();
+  if (end != used_) std::memset(base + dir_ + used_, 0, end - used_);
+  out_->resize(dir_ + end);
   return ByteSpan(out_->data(), out_->size());
+}
+
+uint8_t* layout_uniform_batch(std::vector<uint8_t>* out, uint32_t count, uint32_t item_len) {
+  const size_t dir = size_t{8} * count;
+  const size_t slot = static_cast<size_t>(align8(item_len));
+  out->resize(dir + slot * count);
+  uint8_t* base = out->data();
+  // Locals only: stores through uint8_t* would otherwise force the vector's
+  // fields to be reloaded for every item.
+  for (uint32_t i = 0; i < count; ++i) {
+    store_u32(base + size_t{8} * i, static_cast<uint32_t>(slot * i));
+    store_u32(base + size_t{8} * i + 4, item_len);
+  }
+  if (slot != item_len) {
+    for (uint32_t i = 0; i < count; ++i)
+      std::memset(base + dir + slot * i + item_len, 0, slot - item_len);
+  }
+  return base + dir;
 }
 
 uint64_t batch_payload_size(const uint32_t* lengths, uint32_t count) {
@@ -51,17 +70,6 @@ Result<BatchView> BatchView::parse(ByteSpan payload, uint32_t item_count) {
   v.payload_ = payload;
   v.count_ = item_count;
   return v;
-}
-
-ByteSpan BatchView::item(uint32_t i) const {
-  if (i >= count_) return ByteSpan();
-  const uint8_t* e = payload_.data + size_t{8} * i;
-  const uint64_t dir = uint64_t{8} * count_;
-  // Each field loaded once, then bounded (see the header).
-  const uint64_t off = load_u32(e);
-  const uint64_t len = load_u32(e + 4);
-  if (off + len > payload_.size - dir) return ByteSpan();
-  return ByteSpan(payload_.data + dir + off, static_cast<size_t>(len));
 }
 
 }  // namespace netipc::wire

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "codec_test_util.h"
@@ -62,6 +63,91 @@ TEST(WireBatch, WriterReusesTheBufferFromScratch) {
   w.add(ByteSpan(reinterpret_cast<const uint8_t*>("de"), 2));
   w.finish();
   EXPECT_EQ(out, hex(kBatchAbcDeHex));
+}
+
+TEST(WireBatch, WriterWithAnOverlargeHintTrimsToTheCanonicalPayload) {
+  std::vector<uint8_t> out(64, 0xCC);
+  BatchWriter w(&out, 2, 4096);
+  w.add(ByteSpan(reinterpret_cast<const uint8_t*>("abc"), 3));
+  w.add(ByteSpan(reinterpret_cast<const uint8_t*>("de"), 2));
+  w.finish();
+  EXPECT_EQ(out, hex(kBatchAbcDeHex));
+}
+
+TEST(WireBatch, WriterGrowsPastAnUndersizedHintWithZeroPadding) {
+  // Mixed lengths, most unaligned, over a dirty buffer and a hint far too
+  // small: every padding byte must still come out zero.
+  std::vector<uint8_t> out(40, 0xCC);
+  std::vector<uint32_t> lengths;
+  for (uint32_t i = 0; i < 300; ++i)
+    lengths.push_back(i % 23);
+  BatchWriter w(&out, 300, 16);
+  std::vector<uint8_t> item(32);
+  for (uint32_t i = 0; i < 300; ++i) {
+    std::fill(item.begin(), item.end(), static_cast<uint8_t>(i + 1));
+    w.add(ByteSpan(item.data(), lengths[i]));
+  }
+  w.finish();
+  ASSERT_EQ(out.size(), batch_payload_size(lengths.data(), 300));
+  // The canonical bytes built independently: a zeroed payload, item k at
+  // align8(end of item k-1) of the packed area.
+  std::vector<uint8_t> expected(out.size(), 0);
+  uint64_t end = 0;
+  for (uint32_t i = 0; i < 300; ++i) {
+    const uint64_t off = align8(end);
+    store_u32(expected.data() + 8 * i, static_cast<uint32_t>(off));
+    store_u32(expected.data() + 8 * i + 4, lengths[i]);
+    std::fill_n(expected.begin() + 8 * 300 + off, lengths[i], static_cast<uint8_t>(i + 1));
+    end = off + lengths[i];
+  }
+  EXPECT_EQ(out, expected);
+}
+
+TEST(WireBatch, WriterReusedForASmallerBatchKeepsItsBufferAndWritesOnlyTheNewBatch) {
+  std::vector<uint8_t> out;
+  {
+    BatchWriter w(&out, 100, 800);
+    for (uint64_t v = 0; v < 100; ++v)
+      store_u64(w.add_uninitialized(8), ~v);
+    w.finish();
+  }
+  const uint8_t* data = out.data();
+  BatchWriter w(&out, 3, 24);
+  for (uint64_t v : {1, 2, 3})
+    store_u64(w.add_uninitialized(8), v);
+  w.finish();
+  EXPECT_EQ(out, hex(kBatchOf123Hex));
+  EXPECT_EQ(out.data(), data);
+}
+
+TEST(WireBatch, EntriesOfItemsNeverAddedReadZeroOverADirtyBuffer) {
+  std::vector<uint8_t> out(100, 0xCC);
+  BatchWriter w(&out, 3);
+  w.add(ByteSpan(reinterpret_cast<const uint8_t*>("abc"), 3));
+  w.finish();
+  EXPECT_EQ(out, hex("00000000 03000000 00000000 00000000 00000000 00000000 61626300 00000000"));
+}
+
+TEST(WireBatch, UniformLayoutMatchesTheWriterOverADirtyBuffer) {
+  for (uint32_t len : {0u, 3u, 8u, 13u, 16u}) {
+    for (uint32_t count : {1u, 2u, 7u, 1000u}) {
+      std::vector<uint8_t> expected;
+      BatchWriter w(&expected, count);
+      for (uint32_t i = 0; i < count; ++i)
+        std::memset(w.add_uninitialized(len), static_cast<int>(0x40 + i % 64), len);
+      w.finish();
+      std::vector<uint8_t> out(20000, 0xCC);
+      uint8_t* items = layout_uniform_batch(&out, count, len);
+      for (uint32_t i = 0; i < count; ++i)
+        std::memset(items + align8(len) * i, static_cast<int>(0x40 + i % 64), len);
+      EXPECT_EQ(out, expected) << count << " items of " << len << " bytes";
+    }
+  }
+  std::vector<uint8_t> out;
+  std::memset(layout_uniform_batch(&out, 3, 8), 0, 24);
+  for (uint64_t v : {1, 2, 3})
+    store_u64(out.data() + 24 + 8 * (v - 1), v);
+  EXPECT_EQ(out, hex(kBatchOf123Hex));
 }
 
 TEST(WireBatch, PayloadSizeMatchesCanonicalEncoding) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "netipc/batch.h"
 #include "netipc/bytes.h"
 #include "netipc/result.h"
 
@@ -39,8 +40,14 @@ Status decode_increment_batch(ByteSpan payload, uint32_t item_count,
 
 // Server side of a batch: decodes the request batch and writes the response
 // batch (item i = request item i + 1) into *out. Any item failure fails the
-// whole reply.
+// whole reply and leaves *out untouched.
 Status answer_increment_batch(ByteSpan request, uint32_t item_count,
                               std::vector<uint8_t>* out) noexcept;
+
+// The same for an already parsed request, in one pass over its items (each
+// entry read once, through BatchView::item): an item shorter than 8 bytes
+// -> kTruncated, and *out is then left empty. *out's previous bytes are
+// written over, not cleared first.
+Status answer_increment_batch(const wire::BatchView& request, std::vector<uint8_t>* out) noexcept;
 
 }  // namespace netipc::codec
