@@ -272,12 +272,17 @@ Status decode_cgroups_snapshot_v1(ByteSpan payload, CgroupsSnapshotViews* out) n
   out->items.clear();
   auto view = CgroupsSnapshotView::parse(payload);
   if (!view.ok()) return view.error();
+  const CgroupItemView* before = out->items.data();
   try {
     out->items.reserve(view->size());
   } catch (const std::exception&) {
     return make_error(Errc::kNoMemory, "cgroups snapshot decode");
   }
-  prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
+  // Only a new array has pages to fault in; a reused one (every steady
+  // decode into the same views) is resident already.
+  if (out->items.data() != before) {
+    prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
+  }
   for (uint32_t i = 0; i < view->size(); ++i) {
     auto it = view->item(i);
     if (!it.ok()) {

@@ -271,8 +271,14 @@ size_t count_items(ByteSpan payload) {
 }
 
 Status parse_snapshot(ByteSpan payload, CgroupsSnapshotViews* out) {
-  out->items.reserve(count_items(payload));
-  prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
+  // A first decode counts the items to allocate the array once. A reused
+  // array (every steady decode into the same views) keeps its capacity and
+  // is resident already: no counting pass, no pre-fault; it grows by
+  // doubling only when the snapshot outgrew it.
+  if (out->items.capacity() == 0) {
+    out->items.reserve(count_items(payload));
+    prefault_large_array(out->items.data(), out->items.capacity() * sizeof(CgroupItemView));
+  }
   Reader r{payload.data, payload.data + payload.size};
   while (!r.done()) {
     uint32_t tag = 0;
