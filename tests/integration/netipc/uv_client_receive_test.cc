@@ -58,16 +58,7 @@ class UvClientReceiveTest : public ::testing::Test {
   }
 
   std::unique_ptr<Refresher> make_refresher(int interval_ms) {
-    ClientConfig c;
-    c.run_dir = dir_.path();
-    c.service = service_;
-    c.call_timeout_ms = 10000;
-    RefresherConfig rc;
-    rc.interval_ms = interval_ms;
-    store_ = std::make_shared<SnapshotStore>();
-    auto r = Refresher::create(&loop_, c, store_, rc);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? std::move(*r) : nullptr;
+    return uv_test::make_refresher(&loop_, dir_.path(), service_, interval_ms, 10000, 0, &store_);
   }
 
   void stop(Refresher* r) {

@@ -44,17 +44,8 @@ class UvRefresherTest : public ::testing::Test {
   }
 
   std::unique_ptr<Refresher> make(int interval_ms, uint16_t layout = 0) {
-    ClientConfig c;
-    c.run_dir = dir_.path();
-    c.service = service_;
-    c.call_timeout_ms = 5000;
-    RefresherConfig rc;
-    rc.interval_ms = interval_ms;
-    rc.layout = layout;
-    store_ = std::make_shared<SnapshotStore>();
-    auto r = Refresher::create(&loop_, c, store_, rc);
-    EXPECT_TRUE(r.ok()) << r.error().message();
-    return r.ok() ? std::move(*r) : nullptr;
+    return uv_test::make_refresher(&loop_, dir_.path(), service_, interval_ms, 5000, layout,
+                                   &store_);
   }
 
   // Records every outcome of `r` in seen_, starts it and runs the loop

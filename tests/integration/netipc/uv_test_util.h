@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "netipc/services.h"
 #include "netipc/session.h"
 #include "netipc/uds.h"
+#include "netipc/uv/refresher.h"
 #include "netipc/uv/server.h"
 #include "netipc/uv/server_thread.h"
 #include "netipc/wire.h"
@@ -48,6 +50,26 @@ inline int64_t deadline_in_ms(int64_t ms) {
 
 // Runs `loop` until pred() holds or `ms` pass (a 5 ms watchdog timer keeps
 // uv_run from sleeping past the deadline). Returns pred().
+// A Refresher on `loop` for the service `service` in `dir`, publishing into
+// a new store (returned in *store); null (and a test failure) if it cannot
+// be made.
+inline std::unique_ptr<uv::Refresher> make_refresher(uv_loop_t* loop, const std::string& dir,
+                                                     const std::string& service, int interval_ms,
+                                                     int call_timeout_ms, uint16_t layout,
+                                                     std::shared_ptr<SnapshotStore>* store) {
+  ClientConfig c;
+  c.run_dir = dir;
+  c.service = service;
+  c.call_timeout_ms = call_timeout_ms;
+  uv::RefresherConfig rc;
+  rc.interval_ms = interval_ms;
+  rc.layout = layout;
+  *store = std::make_shared<SnapshotStore>();
+  auto r = uv::Refresher::create(loop, c, *store, rc);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
 inline bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& pred, int ms = 10000) {
   uv_timer_t wd;
   uv_timer_init(loop, &wd);
