@@ -13,6 +13,7 @@
 #include "netipc/codec/cgroups.h"
 #include "netipc/uv/async_cgroups_snapshot_client.h"
 #include "sys_linux.h"
+#include "worker_thread.h"
 
 namespace netipc::uv {
 
@@ -74,6 +75,10 @@ struct Refresher::Impl {
 
   uint64_t attempts = 0;
   uint64_t skipped = 0;
+
+  // Runs work_body() (see worker_thread.h). Declared last: destroyed (and
+  // joined) first, when no work can be running any more.
+  WorkerThread worker;
 
   void start_attempt();
   void start_call();
@@ -222,7 +227,7 @@ void Refresher::Impl::on_work(uv_work_t* w) {
     if (self->work_cancelled) return;
     self->work_running = true;
   }
-  self->work_body();
+  self->worker.run([self] { self->work_body(); });
   {
     std::lock_guard<std::mutex> lock(self->mu);
     self->work_running = false;
@@ -348,6 +353,9 @@ Result<std::unique_ptr<Refresher>> Refresher::create(uv_loop_t* loop, ClientConf
   }
   impl->timer.data = impl;
   impl->timer_open = true;
+  // Without the thread the work runs on the threadpool worker (as it
+  // would anyway); only the arena reuse is lost.
+  (void)impl->worker.start(refresher.threads, "netipc-refresh");
   std::unique_ptr<Refresher> r(new Refresher(impl));
   impl->owner = r.get();
   impl->store->set_connection_state(impl->client->state());

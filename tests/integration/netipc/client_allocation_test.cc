@@ -23,6 +23,12 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+// The nothrow form too (the library allocates its receive buffer with it):
+// every form this program's deletes can free comes from the same malloc.
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  if (g_count_allocs) ++g_allocs;
+  return std::malloc(n == 0 ? 1 : n);
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -288,6 +289,70 @@ TEST_F(UvRefresherTest, DestroyingWithoutStopCancelsSilently) {
   releaser.join();
   uv_run(&loop_, UV_RUN_DEFAULT);  // the handles close; no callback runs
   EXPECT_EQ(calls, 0);
+}
+
+// Every refresh's work (decode, build, hook) runs on the Refresher's own
+// "netipc-refresh" thread, the same one each time (one malloc arena), never
+// on the loop; a factory from the host starts it, and without a thread the
+// work still runs (on the threadpool worker).
+TEST_F(UvRefresherTest, WorkRunsOnTheRefreshersOwnThreadEveryTime) {
+  auto p = TestProvider::start(dir_.path(), service_, 5);
+  p->publish(items_of(10, 4));
+  const pthread_t loop_thread = pthread_self();
+  for (const bool thread_fails : {false, true}) {
+    SCOPED_TRACE(thread_fails ? "the factory cannot start threads" : "a host factory");
+    int started = 0;
+    const ThreadFactory std_factory = std_thread_factory();
+    ThreadFactory factory;
+    factory.start = [&](const char* name, std::function<void()> body) -> Result<void*> {
+      ++started;
+      EXPECT_STREQ(name, "netipc-refresh");
+      if (thread_fails) return make_error(Errc::kNoMemory, "no threads in this test");
+      return std_factory.start(name, std::move(body));
+    };
+    factory.join = std_factory.join;
+    ClientConfig c;
+    c.run_dir = dir_.path();
+    c.service = service_;
+    RefresherConfig rc;
+    rc.interval_ms = 10;
+    rc.threads = factory;
+    store_ = std::make_shared<SnapshotStore>();
+    auto made = Refresher::create(&loop_, c, store_, rc);
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    std::unique_ptr<Refresher> r = std::move(*made);
+    EXPECT_EQ(started, 1);
+    std::mutex mu;
+    std::vector<pthread_t> threads;
+    std::vector<std::string> names;
+    ASSERT_TRUE(r->set_work_hook([&](const RefreshOutcome&, const std::shared_ptr<const Snapshot>&) {
+                   char name[16] = {};
+                   pthread_getname_np(pthread_self(), name, sizeof name);
+                   std::lock_guard<std::mutex> lock(mu);
+                   threads.push_back(pthread_self());
+                   names.emplace_back(name);
+                 }).ok());
+    int delivered = 0;
+    ASSERT_TRUE(r->set_on_refresh([&](const RefreshOutcome& o) {
+                   EXPECT_TRUE(o.ok()) << o.error.message();
+                   ++delivered;
+                 }).ok());
+    ASSERT_TRUE(r->start().ok());
+    ASSERT_TRUE(run_until([&] { return delivered >= 4; }));
+    stop(r.get());
+    r.reset();
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_GE(threads.size(), 4u);
+    for (size_t i = 0; i < threads.size(); ++i) {
+      EXPECT_FALSE(pthread_equal(threads[i], loop_thread));
+      if (!thread_fails) {
+        EXPECT_TRUE(pthread_equal(threads[i], threads[0])) << "refresh " << i;
+        EXPECT_EQ(names[i], "netipc-refresh");
+      } else {
+        EXPECT_NE(names[i], "netipc-refresh");
+      }
+    }
+  }
 }
 
 TEST_F(UvRefresherTest, DestroyingFromInsideTheCallbackIsSafe) {

@@ -55,6 +55,7 @@
 #include "netipc/snapshot.h"
 #include "netipc/snapshot_cache.h"
 #include "netipc/snapshot_refresh.h"
+#include "netipc/uv/thread_factory.h"
 
 typedef struct uv_loop_s uv_loop_t;
 
@@ -65,6 +66,12 @@ struct RefresherConfig {
   int timeout_ms = 0;               // per call attempt; <= 0 -> the client config's call timeout
   uint16_t layout = 0;              // 0 = automatic (2, fallback 1); 1 or 2 = only that
   uint64_t max_snapshot_bytes = 0;  // cap on one snapshot's memory; 0 = none
+  // Starts the Refresher's work thread ("netipc-refresh"), on which every
+  // decode, snapshot build and work hook runs while a threadpool worker
+  // waits for it: one thread, so one malloc arena across refreshes.
+  // Empty: std_thread_factory(). If the thread cannot be started, the work
+  // runs on the threadpool worker itself.
+  ThreadFactory threads;
 };
 
 inline constexpr int kRefresherDefaultIntervalMs = 30000;  // ebpf.plugin's cadence
