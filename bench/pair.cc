@@ -4,10 +4,30 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 
+#include "netipc/uv/server.h"
+
 namespace netipc::bench {
+
+bool serve_until_sigterm(uv_loop_t* loop, uv::Server* server, int ready_fd) {
+  uv_signal_t sig;
+  uv_signal_init(loop, &sig);
+  sig.data = server;
+  uv_signal_start_oneshot(
+      &sig,
+      [](uv_signal_t* h, int) {
+        static_cast<uv::Server*>(h->data)->stop(100, [] {});
+        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+      },
+      SIGTERM);
+  const char c = 1;
+  if (write(ready_fd, &c, 1) != 1) return false;
+  uv_run(loop, UV_RUN_DEFAULT);
+  return true;
+}
 
 ChildProcess ChildProcess::start(const std::function<int(int)>& body, int cpu) {
   int fds[2];

@@ -8,7 +8,18 @@
 
 #include "bench_common.h"
 
+struct uv_loop_s;
+namespace netipc::uv {
+class Server;
+}  // namespace netipc::uv
+
 namespace netipc::bench {
+
+// The end of a ChildProcess body that serves with a libuv server: stops
+// `server` on SIGTERM, writes the ready byte to `ready_fd`, then runs
+// `loop` until it has nothing left. False when the ready byte cannot be
+// written (the loop is not run).
+bool serve_until_sigterm(uv_loop_s* loop, uv::Server* server, int ready_fd);
 
 class ChildProcess {
  public:

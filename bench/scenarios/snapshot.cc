@@ -142,19 +142,7 @@ int serve_child(const std::string& dir, uint32_t profiles,
   }
   uv::Server* srv = server->get();
   publisher.set_size_listener([srv](uint64_t bytes) { srv->announce_response_size(bytes); });
-  uv_signal_t sig;
-  uv_signal_init(&loop, &sig);
-  sig.data = srv;
-  uv_signal_start_oneshot(
-      &sig,
-      [](uv_signal_t* h, int) {
-        static_cast<uv::Server*>(h->data)->stop(100, [] {});
-        uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-      },
-      SIGTERM);
-  char c = 1;
-  if (write(ready, &c, 1) != 1) return 1;
-  uv_run(&loop, UV_RUN_DEFAULT);
+  if (!serve_until_sigterm(&loop, srv, ready)) return 1;
   publisher.set_size_listener(nullptr);
   server->reset();
   return uv_loop_close(&loop) == 0 ? 0 : 1;
