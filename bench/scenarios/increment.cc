@@ -64,8 +64,10 @@ struct Slot {
 // The client side of one run: requests (or batches) go out through slots,
 // and every answer is checked against the values its request carried.
 struct Traffic {
-  Traffic(ClientSession* session, const Shape& shape)
-      : session(session), shape(shape), slots(static_cast<size_t>(shape.depth) * 4) {}
+  Traffic(ClientSession* client_session, const Shape& run_shape)
+      : session(client_session),
+        shape(run_shape),
+        slots(static_cast<size_t>(run_shape.depth) * 4) {}
 
   bool send_one() {
     const uint32_t n = shape.batch ? 2 + rng() % (kMaxBatch - 1) : 1;
