@@ -61,7 +61,6 @@ struct Refresher::Impl {
   // nor faults in a buffer of the snapshot's size. Sized from the last
   // response plus an eighth; a larger response still grows it on the loop.
   ReceiveBuffer prepared;
-  size_t prepared_bytes = 0;
   size_t expected_bytes = 0;
   Status decoded;  // of `response`, settled with the client on the loop
   codec::CgroupsSnapshotViews scratch;
@@ -116,7 +115,6 @@ void Refresher::Impl::start_attempt() {
   // Only onto a live session: a refresh that has to connect may well fail
   // (provider away) and would allocate the buffer for nothing.
   if (expected_bytes > kKeepReceiveBufferBytes && client->state() == ClientState::kReady) {
-    prepared_bytes = expected_bytes + expected_bytes / 8;
     prep.data = this;
     if (uv_queue_work(loop, &prep, &Impl::on_prep, &Impl::on_after_prep) == 0) {
       prep_queued = true;
@@ -127,10 +125,11 @@ void Refresher::Impl::start_attempt() {
 }
 
 // Maps and faults in the next receive buffer, here instead of on the loop.
-// Null when memory is short: the client then grows its own.
+// Null when memory is short: the client then grows its own. No call is in
+// flight, so `expected_bytes` is stable (written on the loop in on_call).
 void Refresher::Impl::on_prep(uv_work_t* w) {
   Impl* self = static_cast<Impl*>(w->data);
-  self->prepared = make_receive_buffer(self->prepared_bytes);
+  self->prepared = make_receive_buffer(self->expected_bytes + self->expected_bytes / 8);
 }
 
 void Refresher::Impl::on_after_prep(uv_work_t* w, int /*status*/) {
@@ -143,7 +142,6 @@ void Refresher::Impl::on_after_prep(uv_work_t* w, int /*status*/) {
     return;
   }
   if (self->prepared) self->client->provide_receive_buffer(std::move(self->prepared));
-  self->prepared.reset();
   self->start_call();
 }
 
